@@ -1,0 +1,101 @@
+"""A worker process: one Lambda execution environment for one function.
+
+Started as `python -m infra.runtime.worker FD` with the function's environment only. It imports the
+handler once (the cold start), then serves invocations sent over the socket FD one at a time.
+This module must not import anything of surge beyond `wire`, so the function sees a clean process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from infra.runtime.wire import recv_frame, send_frame
+
+
+class LambdaContext:
+    """The context object Lambda passes to Python handlers."""
+
+    def __init__(self, request_id: str, deadline_ms: float) -> None:
+        env = os.environ
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = env.get("SURGE_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def _load_handler(spec: str) -> Callable[[Any, Any], Any]:
+    module_name, _, function_name = spec.rpartition(".")
+    module = importlib.import_module(module_name)
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        raise AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
+    return handler
+
+
+def _error(error_type: str, message: str, exc: BaseException | None = None) -> dict[str, Any]:
+    trace = traceback.format_exception(exc) if exc is not None else []
+    return {"ok": False, "errorType": error_type, "errorMessage": message, "stackTrace": trace}
+
+
+def serve(sock: socket.socket, code_dir: str, handler_spec: str) -> None:
+    sys.path.insert(0, code_dir)
+    os.chdir(code_dir)
+    try:
+        handler = _load_handler(handler_spec)
+        send_frame(sock, {"ready": True})
+    except Exception as exc:
+        traceback.print_exc()
+        send_frame(
+            sock,
+            {
+                "ready": False,
+                **_error(
+                    "Runtime.ImportModuleError", f"Unable to import module '{handler_spec}': {exc}", exc
+                ),
+            },
+        )
+        return
+    while True:
+        request = recv_frame(sock)
+        if request is None:
+            return
+        context = LambdaContext(request["requestId"], request["deadlineMs"])
+        try:
+            result = handler(request["event"], context)
+        except Exception as exc:
+            traceback.print_exc()
+            send_frame(sock, _error(type(exc).__name__, str(exc), exc))
+            continue
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        try:
+            send_frame(sock, {"ok": True, "payload": result})
+        except (TypeError, ValueError) as exc:
+            send_frame(sock, _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", exc))
+
+
+def main() -> None:
+    fd, code_dir, handler_spec = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    serve(socket.socket(fileno=fd), code_dir, handler_spec)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""`WorkerInvoker`: each function runs in its own pool of worker processes (see invoker.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, TIMEOUT_ERROR, InvocationResult
+from infra.runtime.wire import recv_frame, send_frame
+
+# Variables a worker inherits from surge's own environment; everything else comes from the template.
+_INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+_INIT_TIMEOUT_S = 30.0  # Lambda allows 10 s of init; local imports on a cold disk can be slower
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """What a worker needs to run one function."""
+
+    function_id: str
+    function_name: str
+    handler: str
+    code_dir: str
+    timeout_s: float
+    memory_mb: int
+    environment: Mapping[str, str]
+    max_concurrency: int = 10
+
+
+LogSink = Callable[[str, str], None]
+
+
+def print_log(function_id: str, line: str) -> None:
+    sys.stdout.write(f"[{function_id}] {line}\n")
+    sys.stdout.flush()
+
+
+class _Worker:
+    def __init__(self, function: FunctionRuntime, env: dict[str, str], log: LogSink) -> None:
+        parent, child = socket.socketpair()
+        self.function = function
+        self.sock = parent
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                "-m",
+                "infra.runtime.worker",
+                str(child.fileno()),
+                function.code_dir,
+                function.handler,
+            ],
+            cwd=function.code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(child.fileno(),),
+        )
+        child.close()
+        assert self.process.stdout is not None
+        threading.Thread(
+            target=_pump, args=(self.process.stdout, function.function_id, log), daemon=True
+        ).start()
+        self.sock.settimeout(_INIT_TIMEOUT_S)
+        try:
+            ready = recv_frame(self.sock)
+        except TimeoutError:
+            ready = {"ready": False, "errorType": INIT_ERROR, "errorMessage": "init timed out"}
+        if not ready or not ready.get("ready"):
+            self.kill()
+            message = (ready or {}).get("errorMessage", "the worker exited during init")
+            raise _InitError(message)
+
+    def invoke(self, event: Any, request_id: str) -> InvocationResult:
+        timeout = self.function.timeout_s
+        started = time.monotonic()
+        deadline_ms = time.time() * 1000 + timeout * 1000
+        fid = self.function.function_id
+        try:
+            self.sock.settimeout(timeout)
+            send_frame(self.sock, {"requestId": request_id, "deadlineMs": deadline_ms, "event": event})
+            reply = recv_frame(self.sock)
+        except TimeoutError:
+            self.kill()
+            return InvocationResult(
+                fid,
+                request_id,
+                False,
+                None,
+                TIMEOUT_ERROR,
+                f"Task timed out after {timeout:.2f} seconds",
+                _ms_since(started),
+            )
+        except OSError as exc:
+            reply = None
+            error = str(exc)
+        else:
+            error = "the worker exited"
+        duration = _ms_since(started)
+        if reply is None:
+            self.kill()
+            return InvocationResult(
+                fid,
+                request_id,
+                False,
+                None,
+                CRASH_ERROR,
+                f"Runtime exited without providing a reason ({error})",
+                duration,
+            )
+        if reply.get("ok"):
+            return InvocationResult(fid, request_id, True, reply.get("payload"), duration_ms=duration)
+        return InvocationResult(
+            fid, request_id, False, None, reply.get("errorType"), reply.get("errorMessage"), duration
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        self.sock.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+class _InitError(Exception):
+    pass
+
+
+def _pump(stream: IO[bytes], function_id: str, log: LogSink) -> None:
+    for raw in stream:
+        log(function_id, raw.decode(errors="replace").rstrip("\n"))
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
+class _Pool:
+    """The execution environments of one function: reuse idle ones, start more up to the limit."""
+
+    def __init__(self, function: FunctionRuntime, env: dict[str, str], log: LogSink) -> None:
+        self.function = function
+        self.env = env
+        self.log = log
+        self.idle: deque[_Worker] = deque()
+        self.count = 0
+        self.closed = False
+        self.lock = threading.Condition()
+
+    def acquire(self) -> _Worker | None:
+        """An idle worker, or None when the caller may start a new one (counted already)."""
+        with self.lock:
+            while not self.idle and self.count >= self.function.max_concurrency and not self.closed:
+                self.lock.wait()
+            if self.closed:
+                raise RuntimeError("the invoker is closed")
+            if self.idle:
+                return self.idle.pop()
+            self.count += 1
+            return None
+
+    def release(self, worker: _Worker | None) -> None:
+        with self.lock:
+            if worker is not None and worker.alive() and not self.closed:
+                self.idle.append(worker)
+            else:
+                self.count -= 1
+                if worker is not None:
+                    worker.kill()
+            self.lock.notify()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            while self.idle:
+                self.idle.pop().kill()
+            self.lock.notify_all()
+
+
+class WorkerInvoker:
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionRuntime],
+        shared_env: Mapping[str, str] | None = None,
+        log: LogSink = print_log,
+    ) -> None:
+        self._pools = {
+            fid: _Pool(f, worker_environment(f, shared_env or {}), log) for fid, f in functions.items()
+        }
+
+    def warm(self, function_id: str) -> None:
+        """Start one execution environment ahead of the first event (a provisioned-concurrency of 1)."""
+        pool = self._pools[function_id]
+        worker = pool.acquire()
+        if worker is None:
+            try:
+                worker = _Worker(pool.function, pool.env, pool.log)
+            except _InitError:
+                worker = None
+        pool.release(worker)
+
+    def invoke(self, function_id: str, event: Any) -> InvocationResult:
+        pool = self._pools.get(function_id)
+        request_id = str(uuid.uuid4())
+        if pool is None:
+            return InvocationResult(
+                function_id,
+                request_id,
+                False,
+                None,
+                "ResourceNotFoundException",
+                f"Function not found: {function_id}",
+            )
+        worker = pool.acquire()
+        try:
+            if worker is None:
+                worker = _Worker(pool.function, pool.env, pool.log)
+            result = worker.invoke(event, request_id)
+        except _InitError as exc:
+            result = InvocationResult(function_id, request_id, False, None, INIT_ERROR, str(exc))
+        finally:
+            pool.release(worker)
+        return result
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+
+
+def worker_environment(function: FunctionRuntime, shared: Mapping[str, str]) -> dict[str, str]:
+    """Lambda's reserved variables, the runtime's endpoints, then the function's own (which win)."""
+    region = shared.get("AWS_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    env = {key: os.environ[key] for key in _INHERITED if key in os.environ}
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"surge/{function.function_id}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "LAMBDA_TASK_ROOT": function.code_dir,
+            "_HANDLER": function.handler,
+            "TZ": ":UTC",
+            # No X-Ray daemon runs locally; a template may still turn tracing on explicitly.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "SURGE_FUNCTION_ARN": f"arn:aws:lambda:{region}:000000000000:function:{function.function_name}",
+        }
+    )
+    env.update(shared)
+    env.update(function.environment)
+    return env

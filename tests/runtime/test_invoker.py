@@ -1,0 +1,99 @@
+"""The worker invoker: isolated environments, Lambda context, failures that never stop the runtime."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, MARSHAL_ERROR, TIMEOUT_ERROR
+from infra.runtime.workers import FunctionRuntime, WorkerInvoker
+
+CODE = str(Path(__file__).parent / "functions")
+
+
+def _fn(fid: str, handler: str, timeout: float = 5, env: dict | None = None, concurrency: int = 4):
+    return FunctionRuntime(fid, f"surge-{fid}", handler, CODE, timeout, 256, env or {}, concurrency)
+
+
+@pytest.fixture
+def invoker():
+    lines: list[tuple[str, str]] = []
+    functions = {
+        "Echo": _fn("Echo", "probe.echo", env={"PROBE_OWN": "echo"}),
+        "Other": _fn("Other", "probe.echo", env={"ONLY_IN_OTHER_FUNCTION": "secret"}),
+        "Fail": _fn("Fail", "probe.fail"),
+        "Sleep": _fn("Sleep", "probe.sleep", timeout=1),
+        "Crash": _fn("Crash", "probe.crash"),
+        "NotJson": _fn("NotJson", "probe.not_json"),
+        "Missing": _fn("Missing", "probe.nope"),
+    }
+    inv = WorkerInvoker(
+        functions, {"SHARED_ENDPOINT": "http://x"}, log=lambda f, line: lines.append((f, line))
+    )
+    inv.lines = lines  # type: ignore[attr-defined]
+    yield inv
+    inv.close()
+
+
+def test_event_context_and_environment_reach_the_handler(invoker):
+    result = invoker.invoke("Echo", {"hello": "wörld"})
+    assert result.ok, result
+    payload = result.payload
+    assert payload["event"] == {"hello": "wörld"}
+    assert payload["env"]["PROBE_OWN"] == "echo"
+    assert payload["env"]["SHARED_ENDPOINT"] == "http://x"
+    assert payload["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "surge-Echo"
+    assert payload["context"]["function_name"] == "surge-Echo"
+    assert payload["context"]["request_id"] == result.request_id
+    assert payload["context"]["memory"] == "256"
+    assert 0 < payload["context"]["remaining_ms"] <= 5000
+
+
+def test_environment_never_leaks_between_functions(invoker):
+    assert invoker.invoke("Other", {}).payload["leaked"] == "secret"
+    assert invoker.invoke("Echo", {}).payload["leaked"] is None
+
+
+def test_worker_is_reused_between_invocations(invoker):
+    first = invoker.invoke("Echo", {}).payload["pid"]
+    assert invoker.invoke("Echo", {}).payload["pid"] == first
+
+
+def test_concurrent_invocations_run_in_separate_environments(invoker):
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: invoker.invoke("Sleep", {"seconds": 0.5}), range(4)))
+    assert all(r.ok for r in results)
+
+
+def test_an_exception_is_a_failed_invocation_with_its_message(invoker):
+    result = invoker.invoke("Fail", {"why": "poison"})
+    assert not result.ok
+    assert result.error_type == "ValueError"
+    assert "poison" in result.error_message
+    assert result.function_error == "Unhandled"
+    assert any("ValueError" in line for _, line in invoker.lines)
+
+
+def test_running_past_timeout_fails_and_the_next_call_works(invoker):
+    result = invoker.invoke("Sleep", {"seconds": 3})
+    assert not result.ok and result.error_type == TIMEOUT_ERROR
+    assert "timed out after 1.00 seconds" in result.error_message
+    assert invoker.invoke("Sleep", {"seconds": 0}).ok
+
+
+def test_a_crashing_handler_costs_only_its_worker(invoker):
+    assert invoker.invoke("Crash", {}).error_type == CRASH_ERROR
+    assert invoker.invoke("Echo", {}).ok
+
+
+def test_unserializable_response_and_missing_handler_are_errors(invoker):
+    assert invoker.invoke("NotJson", {}).error_type == MARSHAL_ERROR
+    missing = invoker.invoke("Missing", {})
+    assert missing.error_type == INIT_ERROR and "nope" in missing.error_message
+
+
+def test_logs_are_prefixed_with_the_function(invoker):
+    invoker.invoke("Fail", {})
+    assert {fid for fid, _ in invoker.lines} == {"Fail"}
