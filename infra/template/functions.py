@@ -1,0 +1,96 @@
+"""AWS::Serverless::Function (+ Globals.Function) -> FunctionSpec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from infra.template.errors import TemplateError
+from infra.template.events import parse_events
+from infra.template.intrinsics import Resolver, to_text
+from infra.template.models import FunctionSpec
+from infra.template.props import Props
+
+SAM_DEFAULT_TIMEOUT = 3  # seconds, as in SAM/Lambda
+SAM_DEFAULT_MEMORY = 128  # MB
+
+
+class _WithGlobals:
+    """Reads a property from the function, falling back to Globals.Function (SAM's merge rule for scalars)."""
+
+    def __init__(self, function: Props, globals_: Props) -> None:
+        self.function = function
+        self.globals = globals_
+
+    def source(self, key: str) -> Props:
+        return self.function if self.function.has(key) else self.globals
+
+
+def parse_function(
+    logical_id: str,
+    resource: dict[str, Any],
+    globals_function: Any,
+    resolver: Resolver,
+    root: Path,
+    bootstrap_fallback: str | None,
+) -> FunctionSpec:
+    props = _WithGlobals(
+        Props(resource.get("Properties"), f"Resources.{logical_id}.Properties", resolver),
+        Props(globals_function, "Globals.Function", resolver),
+    )
+    for key in ("InlineCode", "ImageUri"):
+        if props.source(key).has(key):
+            raise TemplateError(
+                f"{key} is not supported by the local runtime; use a local CodeUri folder "
+                f"(at {props.source(key).at(key)})"
+            )
+    package_type = props.source("PackageType").opt_str("PackageType") or "Zip"
+    if package_type != "Zip":
+        raise TemplateError(
+            f"PackageType {package_type} is not supported by the local runtime (at {props.function.where})"
+        )
+
+    handler = props.source("Handler").req_str("Handler")
+    if "." not in handler:
+        raise TemplateError(
+            f"Handler {handler!r} must look like module.path.function "
+            f"(at {props.source('Handler').at('Handler')})"
+        )
+    return FunctionSpec(
+        logical_id=logical_id,
+        function_name=resolver.physical_name(logical_id, props.function.where),
+        handler=handler,
+        code_dir=_code_dir(props, root),
+        runtime=props.source("Runtime").req_str("Runtime"),
+        timeout=props.source("Timeout").int_in("Timeout", SAM_DEFAULT_TIMEOUT, 1, 900),
+        memory_size=props.source("MemorySize").int_in("MemorySize", SAM_DEFAULT_MEMORY, 128, 10_240),
+        environment={**_variables(props.globals), **_variables(props.function)},
+        # Events are passed raw: each event resolves only the properties the local runtime reads.
+        events=parse_events(logical_id, props.function.raw.get("Events"), resolver, bootstrap_fallback),
+    )
+
+
+def _code_dir(props: _WithGlobals, root: Path) -> Path:
+    source = props.source("CodeUri")
+    value = source.get("CodeUri") if source.has("CodeUri") else None
+    where = source.at("CodeUri")
+    if value is None:
+        raise TemplateError(
+            f"CodeUri is required (on the function or in Globals.Function) (at {props.function.where})"
+        )
+    if not isinstance(value, str) or value.startswith("s3://"):
+        raise TemplateError(
+            "CodeUri must be a local folder; an S3 location is not supported by the local runtime "
+            f"(at {where})"
+        )
+    return (root / value).resolve()
+
+
+def _variables(props: Props) -> dict[str, str]:
+    environment = props.sub("Environment")
+    variables = environment.opt_dict("Variables") or {}
+    where = environment.at("Variables")
+    return {
+        name: to_text(value, f"{where}.{name}", f"environment variable {name}")
+        for name, value in variables.items()
+    }

@@ -1,0 +1,68 @@
+"""Function specs: Globals merging, SAM defaults, CodeUri resolution and unsupported function shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from infra.template import load_template
+from tests.unit.template.conftest import TEMPLATES, LoadText, with_function
+
+
+def test_globals_fill_in_and_function_overrides() -> None:
+    tpl = load_template(TEMPLATES / "globals.yaml")
+    uses = tpl.functions["UsesGlobals"]
+    assert uses.handler == "shared.handler"
+    assert uses.runtime == "python3.12"
+    assert (uses.timeout, uses.memory_size) == (20, 256)
+    assert uses.code_dir == (TEMPLATES.parent / "code").resolve()
+    assert uses.environment == {"SHARED": "from-globals", "OVERRIDDEN": "from-function", "OWN": "mine"}
+    assert uses.events == []
+
+    own = tpl.functions["OverridesAll"]
+    assert own.function_name == "custom-name"
+    assert own.handler == "pkg.mod.fn"
+    assert own.runtime == "python3.11"
+    assert (own.timeout, own.memory_size) == (900, 10240)
+    assert own.code_dir == TEMPLATES / "other" / "dir"
+    assert own.code_dir.is_absolute()
+    assert own.environment == {"SHARED": "from-globals", "OVERRIDDEN": "from-globals"}
+
+
+def test_sam_defaults() -> None:
+    tpl = load_template(TEMPLATES / "defaults.yaml")
+    fn = tpl.functions["Minimal"]
+    assert (fn.timeout, fn.memory_size, fn.environment, fn.events) == (3, 128, {}, [])
+    assert fn.function_name == "surge-Minimal"
+    assert tpl.topics == []
+
+
+def test_code_uri_relative_to_template_folder_not_cwd(load_text: LoadText, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir("/")
+    tpl = load_text(with_function())
+    assert tpl.functions["Fn"].code_dir == tmp_path / "src"
+    assert tpl.root == tmp_path and tpl.path == tmp_path / "template.yaml"
+
+
+def test_code_uri_s3_is_rejected(load_error: Callable[..., str]) -> None:
+    text = with_function().replace("CodeUri: src/", "CodeUri: {Bucket: b, Key: k}")
+    message = load_error(text)
+    assert "CodeUri" in message and "S3" in message and "Resources.Fn.Properties.CodeUri" in message
+    assert "S3" in load_error(with_function().replace("CodeUri: src/", "CodeUri: s3://bucket/key.zip"))
+
+
+def test_plain_lambda_function_is_rejected(load_error: Callable[..., str]) -> None:
+    text = with_function(extra="  Plain:\n    Type: AWS::Lambda::Function\n    Properties: {}\n")
+    message = load_error(text)
+    assert "AWS::Lambda::Function Plain is not supported by the local runtime" in message
+
+
+def test_missing_handler_and_bad_ranges(load_error: Callable[..., str]) -> None:
+    assert "Handler is required" in load_error(with_function().replace("Handler: app.handler", ""))
+    assert "Timeout" in load_error(with_function("Timeout: 0"))
+    assert "MemorySize" in load_error(with_function("MemorySize: 64"))
+    assert "InlineCode" in load_error(with_function("InlineCode: print(1)"))
+
+
+def test_environment_values_must_be_scalars(load_error: Callable[..., str]) -> None:
+    message = load_error(with_function("Environment: {Variables: {BAD: [1, 2]}}"))
+    assert "environment variable BAD" in message
