@@ -6,22 +6,12 @@ from typing import Any
 
 import pytest
 
-from infra.template import HttpApiEventSpec, KafkaEventSpec, SamTemplate, TemplateError, load_template
+from infra.template import HttpApiEventSpec, KafkaEventSpec, SamTemplate, load_template
 from tests.unit.template.conftest import REAL_TEMPLATE
-
-# Known bug in template.yaml (reported, not ours to edit): `{ Method: GET, Path: /coupons/{couponId} }`
-# is invalid YAML because `{` cannot start inside a plain scalar in a flow mapping; the paths need quotes.
-# Only that exact bug turns these tests into xfails; any other load failure stays a failure.
-KNOWN_UNQUOTED_PATH = "Path: /coupons/{couponId} }"
 
 
 def load_real(**kwargs: Any) -> SamTemplate:
-    try:
-        return load_template(REAL_TEMPLATE, **kwargs)
-    except TemplateError as exc:
-        if KNOWN_UNQUOTED_PATH in REAL_TEMPLATE.read_text(encoding="utf-8"):
-            pytest.xfail(f"template.yaml has unquoted '{{...}}' HttpApi paths in flow mappings: {exc}")
-        raise
+    return load_template(REAL_TEMPLATE, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def translate(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_real_template_translates() -> None:
-    tpl = load_real()  # xfails only on the known unquoted-path YAML bug
+    tpl = load_real()
     resources = translate(tpl.raw)["Resources"]
     (mapping,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     properties = mapping["Properties"]
