@@ -1,0 +1,36 @@
+"""One boto3 DynamoDB client per process, pointed at the endpoint from `Endpoints.from_env()`.
+
+Created lazily and cached: Lambda reuses it across invocations (no TLS handshake per call).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from common.config import Endpoints
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Standard retry mode backs off on throttling; connect/read timeouts stay well under the function timeout.
+_CLIENT_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=32,
+)
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    endpoints = Endpoints.from_env()
+    return boto3.client(
+        "dynamodb",
+        region_name=endpoints.region,
+        endpoint_url=endpoints.dynamodb,
+        config=_CLIENT_CONFIG,
+    )
