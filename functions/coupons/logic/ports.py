@@ -1,0 +1,46 @@
+"""What the logic needs from the outside world; the DAL and the Kafka publisher satisfy these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from coupons.models.decisions import Allocation, GroupState
+from coupons.models.items import CouponItem, IssuedCouponItem, RequestOutcomeItem
+
+
+class Publisher(Protocol):
+    def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> tuple[int, int]:
+        """Block until the broker acknowledged; raise on failure."""
+        ...
+
+
+class CouponStore(Protocol):
+    def create_coupon(self, coupon: CouponItem) -> None:
+        """Raise CouponAlreadyExists if the id is taken."""
+        ...
+
+    def get_coupon(self, coupon_id: str) -> CouponItem | None: ...
+
+    def get_outcome(self, request_id: UUID) -> RequestOutcomeItem | None: ...
+
+    def list_user_coupons(self, user_id: str) -> list[IssuedCouponItem]: ...
+
+
+class IssuerStore(Protocol):
+    def read_group_state(
+        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str]
+    ) -> GroupState: ...
+
+    def write_allocation(
+        self, allocation: Allocation, coupon: CouponItem | None, processed_at: datetime
+    ) -> int:
+        """Persist the decision (chunked transactions); return the number of transactions.
+
+        Raise WriteRejected when a chunk is cancelled (earlier chunks stay committed).
+        """
+        ...
