@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from infra.bench import run as bench
+from infra.runtime import commands as runtime_commands
 from infra.stack import StackError
 from infra.stack import commands as stack_commands
 from infra.stack.stack import install_services
+from infra.template import TemplateError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_setup
     )
     stack_commands.add_parser(commands)
+    runtime_commands.add_parsers(commands)
+    bench.add_parser(commands)
     return parser
 
 
@@ -34,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except StackError as exc:
+    except (StackError, TemplateError) as exc:
         print(f"surge: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -65,7 +65,7 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
     present = set(admin.list_topics())
     counts: dict[str, int] = {}
     for description in admin.describe_topics([n for n in names if n in present]):
-        counts[description["topic"]] = len(description["partitions"])
+        counts[description["name"]] = len(description["partitions"])
     return counts
 
 

@@ -1,0 +1,1 @@
+"""`surge bench`: figures and ratios printed, never asserted (see README, Benchmarks)."""

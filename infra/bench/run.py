@@ -1,0 +1,46 @@
+"""`surge bench`: one run, one machine, every figure printed with the ratios the issues target."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from common.config import Endpoints
+from infra.bench.report import Report
+from infra.bench.stack_bench import start_detached_stack, stop_detached_stack
+
+Section = Callable[[Endpoints, Report, argparse.Namespace], None]
+SECTIONS: dict[str, Section] = {}
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="measure the stack, the runtime and the coupon issuer")
+    bench.add_argument("--only", nargs="*", default=None, help="sections to run (default all)")
+    bench.add_argument(
+        "--scale", type=float, default=1.0, help="multiply record counts (e.g. 0.2 for a quick run)"
+    )
+    bench.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = Report()
+    print("surge bench (figures are printed, not asserted)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="surge-bench-") as tmp:
+        state_dir = Path(tmp)
+        state = start_detached_stack(state_dir, report)
+        endpoints = Endpoints.from_env(state["endpoints"])
+        try:
+            for name, section in SECTIONS.items():
+                if args.only and name not in args.only:
+                    continue
+                started = time.monotonic()
+                print(f"[{name}]", flush=True)
+                section(endpoints, report, args)
+                print(f"  ({name} took {time.monotonic() - started:.0f}s)", flush=True)
+        finally:
+            stop_detached_stack(state_dir, state, report)
+    print(report.table())
+    return 0
