@@ -1,0 +1,195 @@
+"""`LocalRuntime`: one SAM template's functions, driven by their event sources against real services.
+
+Start-up order mirrors a deployment: resolve the template with the local endpoints, create its topics
+and tables, resolve it again with the tables' real stream ARNs, then start one worker pool per function
+and one event source per event (the HTTP API serves every HttpApi/Api route on one port).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from common.config import Endpoints
+from infra.runtime.invoker import Invoker
+from infra.runtime.sources import EventSource
+from infra.runtime.workers import FunctionRuntime, LogSink, WorkerInvoker, print_log
+from infra.stack.clients import dynamodb_client, local_credentials_env
+from infra.stack.resources import table_stream_arns
+from infra.stack.stack import provision
+from infra.template import (
+    DynamoDBEventSpec,
+    FunctionSpec,
+    HttpApiEventSpec,
+    KafkaEventSpec,
+    SamTemplate,
+    ScheduleEventSpec,
+    load_template,
+)
+
+
+def resolve_template(
+    template_path: Path, endpoints: Endpoints, parameter_overrides: Mapping[str, str] | None = None
+) -> SamTemplate:
+    """The template as it runs locally: Kafka parameters point at the local broker, stream ARNs are real."""
+    overrides = {"KafkaBootstrapServers": endpoints.require_kafka(), **(parameter_overrides or {})}
+    template = load_template(template_path, overrides, region=endpoints.region)
+    if any(t.stream_view_type for t in template.tables.values()) and endpoints.dynamodb:
+        arns = table_stream_arns(dynamodb_client(endpoints), template.tables.values())
+        if arns:
+            attributes = {(logical_id, "StreamArn"): arn for logical_id, arn in arns.items()}
+            template = load_template(
+                template_path, overrides, region=endpoints.region, resource_attributes=attributes
+            )
+    return template
+
+
+def function_runtime(spec: FunctionSpec, max_concurrency: int) -> FunctionRuntime:
+    return FunctionRuntime(
+        function_id=spec.logical_id,
+        function_name=spec.function_name,
+        handler=spec.handler,
+        code_dir=str(spec.code_dir),
+        timeout_s=float(spec.timeout),
+        memory_mb=spec.memory_size,
+        environment=spec.environment,
+        max_concurrency=max_concurrency,
+    )
+
+
+def shared_environment(endpoints: Endpoints) -> dict[str, str]:
+    """What every function sees besides its own variables: where the services are."""
+    return {**endpoints.as_env(), **local_credentials_env()}
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        template_path: Path,
+        endpoints: Endpoints,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        parameter_overrides: Mapping[str, str] | None = None,
+        max_concurrency: int = 10,
+        state_dir: Path,
+        log: LogSink = print_log,
+    ) -> None:
+        self.template_path = template_path
+        self.endpoints = endpoints
+        self.host = host
+        self.port = port
+        self.parameter_overrides = dict(parameter_overrides or {})
+        self.max_concurrency = max_concurrency
+        self.state_dir = state_dir
+        self.log = log
+        self.sources: list[EventSource] = []
+        self.invoker: Invoker | None = None
+        self.http: Any = None
+        self.started_at = 0.0
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        provision(self.endpoints, self.template_path)
+        template = resolve_template(self.template_path, self.endpoints, self.parameter_overrides)
+        runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
+        invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
+        self.invoker = invoker
+        routes: list[HttpApiEventSpec] = []
+        for function in template.functions.values():
+            for event in function.events:
+                if isinstance(event, HttpApiEventSpec):
+                    routes.append(event)
+                else:
+                    self.sources.append(self._source(event, invoker, template))
+        self.http = self._http_server(routes, invoker)
+        self.sources.append(self.http)
+        self.started_at = time.time()
+        for source in self.sources:
+            source.start()
+
+    def _source(self, event: Any, invoker: Invoker, template: SamTemplate) -> EventSource:
+        if isinstance(event, KafkaEventSpec):
+            from infra.runtime.kafka.source import KafkaEventSource
+
+            return KafkaEventSource(
+                event,
+                invoker,
+                bootstrap_servers=self.endpoints.require_kafka(),
+                function_id=event.function_logical_id,
+                dead_letter_dir=self.state_dir / "dead-letters",
+            )
+        if isinstance(event, DynamoDBEventSpec):
+            from infra.runtime.dynamodb_streams import DynamoDBStreamEventSource
+
+            return DynamoDBStreamEventSource.for_template(
+                event, invoker, template, self.endpoints, dead_letter_dir=self.state_dir / "dead-letters"
+            )
+        if isinstance(event, ScheduleEventSpec):
+            from infra.runtime.schedule import ScheduleEventSource
+
+            return ScheduleEventSource(event, invoker, region=template.region, account_id=template.account_id)
+        raise TypeError(f"no local event source for {type(event).__name__}")
+
+    def _http_server(self, routes: list[HttpApiEventSpec], invoker: Invoker) -> Any:
+        from infra.runtime.http_api import HttpApiServer
+
+        return HttpApiServer(
+            routes,
+            invoker,
+            host=self.host,
+            port=self.port,
+            extra_routes={"/_surge/health": self.health, "/_surge/status": self.status_response},
+        )
+
+    @property
+    def url(self) -> str:
+        return str(self.http.url)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        waiting = [source.name for source in self.sources if not source.ready()]
+        if waiting:
+            return 503, {"status": "starting", "waiting_for": waiting}
+        return 200, {"status": "ok", "sources": len(self.sources)}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "template": str(self.template_path),
+            "started_at": self.started_at,
+            "url": self.url,
+            "endpoints": self.endpoints.as_env(),
+            "sources": {source.name: source.status() for source in self.sources},
+        }
+
+    def status_response(self) -> tuple[int, dict[str, Any]]:
+        return 200, self.status()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code, body = self.health()
+            if code == 200:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"event sources not polling after {timeout:.0f}s: {body['waiting_for']}")
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for source in reversed(self.sources):
+            try:
+                source.stop()
+            except Exception as exc:  # one source failing to stop must not keep the others running
+                self.log("surge", f"stopping {source.name} failed: {exc}")
+        if self.invoker is not None:
+            self.invoker.close()
+
+    def __enter__(self) -> LocalRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

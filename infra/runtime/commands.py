@@ -1,0 +1,253 @@
+"""`surge local up|status` and `surge invoke`: the local runtime from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from common.config import Endpoints
+from infra.paths import state_dir
+from infra.runtime.app import LocalRuntime, function_runtime, resolve_template, shared_environment
+from infra.runtime.workers import WorkerInvoker
+from infra.stack.errors import StackError
+from infra.stack.process import pid_alive
+from infra.stack.stack import ServiceStack, read_state
+from infra.template import TemplateError
+
+DEFAULT_TEMPLATE = Path("template.yaml")
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    local = commands.add_parser("local", help="run a SAM template's functions with their event sources")
+    sub = local.add_subparsers(dest="local_command", required=True)
+    up = sub.add_parser("up", help="start every function's event sources and the HTTP API")
+    _template_options(up)
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=3000, help="HTTP API port (0: a free one)")
+    where = up.add_mutually_exclusive_group()
+    where.add_argument("--stack", action="store_true", help="start a private Kafka + DynamoDB Local")
+    where.add_argument("--kafka", metavar="HOST:PORT", help="use this Kafka (with --dynamodb)")
+    up.add_argument("--dynamodb", metavar="URL", help="use this DynamoDB endpoint (with --kafka)")
+    up.add_argument("--max-concurrency", type=int, default=10, help="worker processes per function")
+    up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
+    up.set_defaults(handler=_up)
+    sub.add_parser("status", help="per event source: lag, batches, retries, dead-lettered").set_defaults(
+        handler=_status
+    )
+    invoke = commands.add_parser("invoke", help="invoke one function once with an event file")
+    invoke.add_argument("function", metavar="FUNCTION_LOGICAL_ID")
+    invoke.add_argument("--event", "-e", type=Path, required=True, help="JSON event file ('-' for stdin)")
+    _template_options(invoke)
+    invoke.set_defaults(handler=_invoke)
+
+
+def _template_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", "-t", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="template parameter values"
+    )
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise StackError(f"--parameter-overrides expects KEY=VALUE, got {pair!r}")
+        overrides[key] = value
+    return overrides
+
+
+def existing_endpoints() -> tuple[Endpoints, str] | None:
+    """A running `surge stack`, else endpoints configured in the environment, else None."""
+    state = read_state(state_dir())
+    if state is not None:
+        return Endpoints.from_env(state["endpoints"]), "the running surge stack"
+    env = Endpoints.from_env()
+    if env.kafka_bootstrap_servers and env.dynamodb:
+        return env, "KAFKA_BOOTSTRAP_SERVERS and AWS_ENDPOINT_URL_DYNAMODB"
+    return None
+
+
+def _up(args: argparse.Namespace) -> int:
+    _exit_on_sigterm()
+    states = state_dir()
+    _refuse_second_runtime(states)
+    overrides = _overrides(args.parameter_overrides)
+    if not args.template.exists():
+        raise StackError(f"template {args.template} not found (use --template PATH)")
+    stack: ServiceStack | None = None
+    if args.kafka or args.dynamodb:
+        if not (args.kafka and args.dynamodb):
+            raise StackError("--kafka and --dynamodb go together")
+        endpoints = Endpoints(
+            kafka_bootstrap_servers=args.kafka, dynamodb=args.dynamodb, dynamodbstreams=args.dynamodb
+        )
+        source = "--kafka/--dynamodb"
+    else:
+        found = None if args.stack else existing_endpoints()
+        if found is None:
+            print("starting Apache Kafka and DynamoDB Local ...", flush=True)
+            stack = ServiceStack.start(log_dir=states / "logs")
+            endpoints, source = stack.endpoints, "a private stack (stops with this command)"
+        else:
+            endpoints, source = found
+    log_file = open(args.log_file, "a", buffering=1) if args.log_file else None  # noqa: SIM115
+
+    def log(function_id: str, line: str) -> None:
+        if log_file is not None:
+            log_file.write(f"[{function_id}] {line}\n")
+        else:
+            print(f"[{function_id}] {line}", flush=True)
+
+    runtime = LocalRuntime(
+        args.template,
+        endpoints,
+        host=args.host,
+        port=args.port,
+        parameter_overrides=overrides,
+        max_concurrency=args.max_concurrency,
+        state_dir=states,
+        log=log,
+    )
+    try:
+        runtime.start()
+        runtime.wait_healthy()
+        _write_local_state(states, runtime)
+        print(
+            f"surge local runtime: {len(runtime.sources)} event sources from {args.template}, "
+            f"services from {source}",
+            flush=True,
+        )
+        print(f"  Kafka {endpoints.kafka_bootstrap_servers}  DynamoDB {endpoints.dynamodb}")
+        print(f"  HTTP API {runtime.url}  (health: {runtime.url}/_surge/health)", flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        runtime.stop()
+        (states / "local" / "state.json").unlink(missing_ok=True)
+        if stack is not None:
+            stack.stop()
+        if log_file is not None:
+            log_file.close()
+
+
+def _write_local_state(states: Path, runtime: LocalRuntime) -> None:
+    path = states / "local" / "state.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"pid": os.getpid(), "url": runtime.url, "template": str(runtime.template_path)})
+    )
+
+
+def _read_local_state(states: Path) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads((states / "local" / "state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return state if pid_alive(int(state["pid"])) else None
+
+
+def _refuse_second_runtime(states: Path) -> None:
+    state = _read_local_state(states)
+    if state is not None:
+        raise StackError(f"a local runtime is already up (pid {state['pid']}, {state['url']})")
+
+
+def _status(_args: argparse.Namespace) -> int:
+    state = _read_local_state(state_dir())
+    if state is None:
+        print("surge local runtime: not running")
+        return 1
+    try:
+        with urllib.request.urlopen(state["url"] + "/_surge/status", timeout=5) as response:
+            status = json.load(response)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"surge local runtime (pid {state['pid']}) does not answer: {exc}")
+        return 1
+    print(format_status(status))
+    return 0
+
+
+def format_status(status: dict[str, Any]) -> str:
+    lines = [f"surge local runtime: {status['url']}  template {status['template']}"]
+    for name, source in status["sources"].items():
+        kind = source.get("type", "?")
+        state = source.get("state", "?")
+        details = {k: v for k, v in source.items() if k not in ("type", "state", "partitions", "routes")}
+        summary = "  ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, dict | list))
+        lines.append(f"  {name:45} {kind:17} {state:9} {summary}")
+        for partition, info in (source.get("partitions") or {}).items():
+            lines.append(f"      {partition:41} " + "  ".join(f"{k}={v}" for k, v in info.items()))
+    return "\n".join(lines)
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    event = json.load(sys.stdin) if str(args.event) == "-" else _read_event(args.event)
+    found = existing_endpoints()
+    # A function that needs no services can still be invoked; Kafka parameters then keep their defaults.
+    endpoints = found[0] if found else Endpoints.from_env()
+    overrides = _overrides(args.parameter_overrides)
+    try:
+        template = (
+            resolve_template(args.template, endpoints, overrides)
+            if endpoints.kafka_bootstrap_servers
+            else _load_plain(args.template, overrides)
+        )
+    except TemplateError as exc:
+        raise StackError(str(exc)) from exc
+    spec = template.functions.get(args.function)
+    if spec is None:
+        raise StackError(
+            f"no function {args.function} in {args.template}; "
+            f"functions: {', '.join(sorted(template.functions)) or 'none'}"
+        )
+    invoker = WorkerInvoker(
+        {spec.logical_id: function_runtime(spec, 1)},
+        shared_environment(endpoints),
+        log=lambda fid, line: print(f"[{fid}] {line}", file=sys.stderr, flush=True),
+    )
+    try:
+        result = invoker.invoke(spec.logical_id, event)
+    finally:
+        invoker.close()
+    if result.ok:
+        print(json.dumps(result.payload, indent=2))
+        return 0
+    print(json.dumps({"errorType": result.error_type, "errorMessage": result.error_message}, indent=2))
+    return 1
+
+
+def _load_plain(path: Path, overrides: dict[str, str]) -> Any:
+    from infra.template import load_template
+
+    return load_template(path, overrides)
+
+
+def _read_event(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise StackError(f"event file {path} not found") from exc
+    except json.JSONDecodeError as exc:
+        raise StackError(f"event file {path} is not JSON: {exc}") from exc
+
+
+def _exit_on_sigterm() -> None:
+    def _raise(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
