@@ -1,0 +1,1 @@
+"""`make demo`: the coupon surge, end to end, on the local runtime."""

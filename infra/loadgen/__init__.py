@@ -1,0 +1,1 @@
+"""Bounded HTTP load against the local API (loopback only), with live progress."""
