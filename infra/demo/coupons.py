@@ -18,12 +18,12 @@ from infra.loadgen.http_load import LoadResult, Request, run_load
 from infra.loadgen.progress import Progress, elapsed_since
 from infra.runtime_process import RuntimeProcess
 from infra.stack.clients import dynamodb_client
+from infra.template import load_template
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 TEMPLATE = Path("template.yaml")
-TABLE = "surge-coupons"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -107,14 +107,15 @@ def surge(runtime: RuntimeProcess, args: argparse.Namespace) -> DemoResult:
     load = run_load(runtime.url, requests, args.concurrency, "issue requests")
     accepted = {o.body["requestId"]: o.request.tag for o in load.outcomes if o.status == 202}
     ddb = dynamodb_client(runtime.endpoints())
-    outcomes, drain_seconds = wait_for_outcomes(ddb, list(accepted), args.drain_timeout, load.seconds)
+    table = load_template(args.template).tables["CouponsTable"].table_name
+    outcomes, drain_seconds = wait_for_outcomes(ddb, table, list(accepted), args.drain_timeout, load.seconds)
     return DemoResult(
-        load, accepted, outcomes, read_coupon(ddb, TABLE, coupon_id), drain_seconds, min(args.stock, distinct)
+        load, accepted, outcomes, read_coupon(ddb, table, coupon_id), drain_seconds, min(args.stock, distinct)
     )
 
 
 def wait_for_outcomes(
-    ddb: DynamoDBClient, request_ids: list[str], timeout: float, load_seconds: float
+    ddb: DynamoDBClient, table: str, request_ids: list[str], timeout: float, load_seconds: float
 ) -> tuple[dict, float]:
     """Poll DynamoDB for outcome rows until every request has one (or the timeout passes)."""
     outcomes: dict[str, dict] = {}
@@ -126,7 +127,7 @@ def wait_for_outcomes(
 
     with Progress(render):
         while pending and time.monotonic() - started < timeout:
-            outcomes.update(fetch_outcomes(ddb, TABLE, pending))
+            outcomes.update(fetch_outcomes(ddb, table, pending))
             pending = [rid for rid in pending if rid not in outcomes]
             if pending:
                 time.sleep(0.3)
