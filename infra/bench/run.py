@@ -13,7 +13,12 @@ from infra.bench.report import Report
 from infra.bench.stack_bench import start_detached_stack, stop_detached_stack
 
 Section = Callable[[Endpoints, Report, argparse.Namespace], None]
-SECTIONS: dict[str, Section] = {}
+
+
+def _sections() -> dict[str, Section]:
+    from infra.bench import coupons_bench, runtime_bench
+
+    return {"runtime": runtime_bench.section, "coupons": coupons_bench.section}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         state = start_detached_stack(state_dir, report)
         endpoints = Endpoints.from_env(state["endpoints"])
         try:
-            for name, section in SECTIONS.items():
+            for name, section in _sections().items():
                 if args.only and name not in args.only:
                     continue
                 started = time.monotonic()

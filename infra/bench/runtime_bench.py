@@ -1,0 +1,26 @@
+"""Issue 3's figure: records/s the runtime delivers to a no-op Kafka handler vs a plain consumer."""
+
+from __future__ import annotations
+
+import argparse
+
+from common.config import Endpoints
+from infra.bench.report import Report
+
+
+def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> None:
+    from infra.runtime.kafka.bench import measure_kafka_runtime_rate
+
+    figures = measure_kafka_runtime_rate(
+        endpoints.require_kafka(), records=int(200_000 * args.scale), partitions=4, batch_size=500
+    )
+    raw = report.add(
+        "runtime", "plain kafka-python consumer, 4 partitions", figures["raw_records_per_s"], "records/s"
+    )
+    runtime = report.add(
+        "runtime",
+        "surge runtime -> no-op handler, BatchSize 500",
+        figures["runtime_records_per_s"],
+        "records/s",
+    )
+    report.ratio("runtime", "runtime / plain consumer", runtime, raw, 0.7)
