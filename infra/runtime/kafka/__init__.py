@@ -1,0 +1,1 @@
+"""The Kafka event source mapping of the local runtime (SelfManagedKafka and MSK)."""

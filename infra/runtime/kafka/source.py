@@ -1,0 +1,524 @@
+"""`KafkaEventSource`: one Lambda Kafka event source mapping (SelfManagedKafka or MSK) run locally.
+
+Threads: one poll thread owns the kafka-python consumer (it is not thread-safe): it fetches, buffers
+records per partition, hands closed batches to a worker pool, and applies the workers' outcomes
+(commits). Workers filter, build the payload and run the retry policy (infra/runtime/retry.py),
+blocking on the invoker. One batch per partition is in flight at a time; partitions run concurrently
+(pool size = assigned partitions, at most `max_workers`).
+
+Behaviours (kafka-esm.md sections 1-4; choices where AWS is silent are marked unconfirmed):
+- Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>` (unconfirmed; AWS
+  uses the ESM UUID), so a restarted runtime resumes from the group's committed offsets.
+- StartingPosition applies only to partitions without a committed offset: TRIM_HORIZON = earliest,
+  LATEST = latest, AT_TIMESTAMP = the first offset at or after StartingPositionTimestamp (latest when
+  there is none).
+- A batch closes at BatchSize records, ~6 MB of payload, or when the batching window has elapsed
+  since its first record arrived (0 = at once). Records already waiting behind an in-flight batch go
+  out as soon as it finishes. One partition per invocation (unconfirmed; see events.py).
+- Offsets are committed (last finished offset + 1, synchronously) only for finished records:
+  delivered successfully, filtered out, dead-lettered or discarded.
+- A partition's buffer holds at most two batches; beyond that the partition is paused.
+- Rebalance: buffered records of revoked partitions are dropped and nothing is committed for them
+  any more (their in-flight batch is cancelled after its current invocation); the new owner re-reads
+  from the committed offset (at least once).
+- If a batch cannot be finished (the dead-letter publish fails, or an internal error), the partition
+  seeks back to its first unfinished offset and retries after `hold_s`.
+- `Enabled: false`: nothing is polled; `ready()` is True and the state is "disabled".
+- `stop()`: stop polling, wait up to `stop_timeout_s` for in-flight invocations, commit what is
+  finished, never commit unfinished work, leave the group.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+
+from infra.runtime.filters import RecordFilter
+from infra.runtime.invoker import InvocationResult, Invoker
+from infra.runtime.kafka.dead_letter import Destination, kafka_failure_messages, open_destination
+from infra.runtime.kafka.events import kafka_event, kafka_record, record_payload_size
+from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
+from infra.template.models import KafkaEventSpec
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+_IDLE_POLL_MS = 100
+_BUSY_POLL_MS = 5  # while batches are in flight: come back soon to start the partition's next one
+
+
+def default_group_id(spec: KafkaEventSpec) -> str:
+    return spec.consumer_group_id or f"surge-{spec.function_logical_id}-{spec.name}"
+
+
+@dataclass
+class _Partition:
+    tp: TopicPartition
+    buffer: list[Any] = field(default_factory=list)
+    buffered_bytes: int = 0
+    first_at: float = 0.0  # monotonic time the oldest buffered record arrived
+    paused: bool = False
+    committed: int | None = None
+    hold_until: float = 0.0
+    cancelled: bool = False  # revoked: its in-flight batch must stop and never commit
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    part: _Partition
+    offset: int | None  # commit this offset (next to read); None = nothing new
+    done: bool  # the batch is over (its partition may get the next one)
+    restart_at: int | None = None  # the batch was abandoned: re-read from here
+
+
+class KafkaEventSource:
+    def __init__(
+        self,
+        spec: KafkaEventSpec,
+        invoker: Invoker,
+        *,
+        function_id: str,
+        dead_letter_dir: Path,
+        bootstrap_servers: str | None = None,
+        function_arn: str | None = None,
+        region: str = "us-east-1",
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 10.0,
+        max_workers: int = 16,
+        stop_timeout_s: float = 10.0,
+        hold_s: float = 1.0,
+        consumer_config: dict[str, Any] | None = None,
+    ) -> None:
+        """`bootstrap_servers` overrides the spec's (e.g. the local stack's); `dead_letter_dir`
+        receives `<function>.<event>.jsonl` for SQS/SNS/S3 destinations. Raises ValueError for an
+        unsupported filter operator or destination."""
+        self.spec = spec
+        self.invoker = invoker
+        self.function_id = function_id
+        self.bootstrap_servers = bootstrap_servers or spec.bootstrap_servers
+        self.function_arn = function_arn or f"arn:aws:lambda:{region}:000000000000:function:{function_id}"
+        self.group_id = default_group_id(spec)
+        self.filter = RecordFilter(spec.filter_patterns)
+        self.destination: Destination | None = open_destination(
+            spec.on_failure_destination,
+            bootstrap_servers=self.bootstrap_servers,
+            file=dead_letter_dir / f"{function_id}.{spec.name}.jsonl",
+        )
+        self.policy = RetryPolicy(
+            maximum_retry_attempts=spec.maximum_retry_attempts,
+            maximum_record_age_seconds=spec.maximum_record_age_seconds,
+            bisect_on_error=spec.bisect_on_error,
+            report_batch_item_failures=spec.report_batch_item_failures,
+            has_destination=self.destination is not None,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
+        )
+        self.max_workers = max_workers
+        self.stop_timeout_s = stop_timeout_s
+        self.hold_s = hold_s
+        self.consumer_config = consumer_config or {}
+        self.counters = Counters()
+        self._state = "disabled" if not spec.enabled else "created"
+        self._stop = threading.Event()
+        self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
+        self._busy: set[TopicPartition] = set()
+        self._lag: dict[int, dict[str, int | None]] = {}
+        self._lag_at = 0.0
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._consumer: Any = None
+        self._ready = threading.Event()
+
+    # ---- EventSource -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec.function_logical_id}.{self.spec.name}"
+
+    def start(self) -> None:
+        if not self.spec.enabled or self._thread is not None:
+            return
+        self._state = "starting"
+        self._thread = threading.Thread(target=self._run, name=f"kafka-esm-{self.name}", daemon=True)
+        self._thread.start()
+
+    def ready(self) -> bool:
+        return not self.spec.enabled or self._ready.is_set()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "type": "MSK" if self.spec.source_kind == "MSK" else "SelfManagedKafka",
+            "state": self._state,
+            "topic": self.spec.topic,
+            "group": self.group_id,
+            "partitions": dict(self._lag),
+            "on_failure": self.destination.description if self.destination else None,
+            **self.counters.snapshot(),
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.stop_timeout_s + 15)
+        if self.destination is not None:
+            self.destination.close()
+        if self.spec.enabled:
+            self._state = "stopped"
+
+    # ---- poll thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._consumer = self._open_consumer()
+        except Exception as exc:
+            self.counters.error(type(exc).__name__, f"cannot start the consumer: {exc}")
+            self._state = "failed"
+            return
+        self._state = "polling"
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._poll_once()
+                except Exception as exc:  # never let the loop die; say so in status
+                    log.exception("kafka event source %s", self.name)
+                    self.counters.error(type(exc).__name__, str(exc))
+                    self._stop.wait(0.5)
+        finally:
+            self._shutdown()
+
+    def _open_consumer(self) -> Any:
+        position = self.spec.starting_position
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "group_id": self.group_id,
+            "client_id": f"surge-{self.name}",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "latest" if position == "LATEST" else "earliest",
+            "max_poll_records": min(10_000, max(500, self.spec.batch_size * 2)),
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            "fetch_max_bytes": 64 * 1024 * 1024,
+            # a slow function must not get the consumer kicked out of the group
+            "max_poll_interval_ms": 30 * 60 * 1000,
+        }
+        config.update(self.consumer_config)
+        consumer = KafkaConsumer(**config)
+        consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
+        return consumer
+
+    def _poll_once(self) -> None:
+        self._apply_outcomes()
+        now = time.monotonic()
+        wait_s = self._dispatch_ready(now)
+        self._update_pauses()
+        if not self._outcomes.empty():
+            timeout_ms = 0
+        elif self._busy:
+            timeout_ms = _BUSY_POLL_MS
+        else:
+            timeout_ms = _IDLE_POLL_MS
+        if wait_s is not None:
+            timeout_ms = min(timeout_ms, max(0, int(wait_s * 1000)))
+        fetched = self._consumer.poll(timeout_ms=timeout_ms)
+        self._apply_rebalance()
+        if fetched:
+            arrived = time.monotonic()
+            for tp, records in fetched.items():
+                part = self._parts.get(tp)
+                if part is None or part.cancelled:  # revoked during this poll
+                    continue
+                if not part.buffer:
+                    part.first_at = arrived
+                part.buffer.extend(records)
+                part.buffered_bytes += sum(map(record_payload_size, records))
+        self._refresh_lag()
+
+    def _dispatch_ready(self, now: float) -> float | None:
+        """Start a batch for every idle partition whose batch closed; returns the time until the
+        next batching window closes (None: no window pending)."""
+        window = self.spec.batching_window_seconds
+        next_close: float | None = None
+        for part in self._parts.values():
+            if not part.buffer or part.tp in self._busy or part.hold_until > now:
+                continue
+            full = len(part.buffer) >= self.spec.batch_size or part.buffered_bytes >= MAX_PAYLOAD_BYTES
+            remaining = part.first_at + window - now
+            if full or remaining <= 0:
+                self._submit(part, self._take_batch(part))
+            elif next_close is None or remaining < next_close:
+                next_close = remaining
+        return next_close
+
+    def _take_batch(self, part: _Partition) -> list[Any]:
+        count = min(len(part.buffer), self.spec.batch_size)
+        batch = part.buffer[:count]
+        size = sum(map(record_payload_size, batch))
+        while size > MAX_PAYLOAD_BYTES and len(batch) > 1:
+            size -= record_payload_size(batch.pop())
+        del part.buffer[: len(batch)]
+        part.buffered_bytes = max(0, part.buffered_bytes - size) if part.buffer else 0
+        return batch
+
+    def _submit(self, part: _Partition, batch: list[Any]) -> None:
+        wanted = min(self.max_workers, max(1, len(self._parts)))
+        if self._pool is None or wanted > self._pool_size:
+            # Grow by replacing the pool; the old one finishes its running batches on its own.
+            old = self._pool
+            self._pool = ThreadPoolExecutor(wanted, thread_name_prefix=f"kafka-esm-{self.name}")
+            self._pool_size = wanted
+            if old is not None:
+                old.shutdown(wait=False)
+        self._busy.add(part.tp)
+        self._pool.submit(self._process, part, batch)
+
+    def _update_pauses(self) -> None:
+        limit_records = self.spec.batch_size * 2
+        for part in self._parts.values():
+            full = len(part.buffer) >= limit_records or part.buffered_bytes >= 2 * MAX_PAYLOAD_BYTES
+            if full != part.paused:
+                if full:
+                    self._consumer.pause(part.tp)
+                else:
+                    self._consumer.resume(part.tp)
+                part.paused = full
+
+    def _apply_outcomes(self) -> None:
+        commits: dict[TopicPartition, int] = {}
+        while True:
+            try:
+                outcome = self._outcomes.get_nowait()
+            except queue.Empty:
+                break
+            part = outcome.part
+            if outcome.done:
+                self._busy.discard(part.tp)
+            if self._parts.get(part.tp) is not part or part.cancelled:
+                continue  # revoked since: its new owner re-reads
+            if outcome.offset is not None:
+                commits[part.tp] = outcome.offset
+            if outcome.restart_at is not None:
+                part.buffer.clear()
+                part.buffered_bytes = 0
+                part.hold_until = time.monotonic() + self.hold_s
+                self._consumer.seek(part.tp, outcome.restart_at)
+        if commits:
+            self._commit(commits)
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        for tp, off in offsets.items():
+            part = self._parts.get(tp)
+            if part is not None:
+                part.committed = off
+
+    def _refresh_lag(self) -> None:
+        now = time.monotonic()
+        if now < self._lag_at + 0.5:
+            return
+        self._lag_at = now
+        lag: dict[int, dict[str, int | None]] = {}
+        for tp, part in self._parts.items():
+            end = self._consumer.highwater(tp)
+            lag[tp.partition] = {
+                "committed": part.committed,
+                "lag": None if end is None or part.committed is None else max(0, end - part.committed),
+            }
+        self._lag = lag
+
+    # ---- rebalance ------------------------------------------------------------------------------
+    # kafka-python 3 calls the listener on its IO thread, where blocking calls are forbidden: the
+    # listener only flags revoked partitions (so their workers stop reporting at once), pauses new
+    # AT_TIMESTAMP partitions until they are positioned, and queues the change for the poll thread.
+
+    def _apply_rebalance(self) -> None:
+        while self._rebalances:
+            kind, tps = self._rebalances.popleft()
+            if kind == "revoked":
+                for tp in tps:
+                    part = self._parts.pop(tp, None)
+                    if part is not None:
+                        part.cancelled = True
+                        part.buffer.clear()
+                self._lag = {}
+                continue
+            for tp in tps:
+                self._parts.pop(tp, None)
+                part = _Partition(tp)
+                part.committed = _offset(self._consumer.committed(tp))
+                if self.spec.starting_position == "AT_TIMESTAMP":
+                    if part.committed is None:
+                        self._seek_to_timestamp(tp)
+                    self._consumer.resume(tp)
+                self._parts[tp] = part
+            self._ready.set()  # the group is joined (even an empty assignment is a working member)
+
+    def _seek_to_timestamp(self, tp: TopicPartition) -> None:
+        when_ms = int((self.spec.starting_position_timestamp or 0) * 1000)
+        found = self._consumer.offsets_for_times({tp: when_ms}).get(tp)
+        if found is None:
+            self._consumer.seek_to_end(tp)
+        else:
+            self._consumer.seek(tp, found.offset)
+
+    # ---- workers ------------------------------------------------------------------------------
+
+    def _process(self, part: _Partition, records: list[Any]) -> None:
+        batch = _Batch(self, part)
+        try:
+            if self.filter.active:
+                passed = [r for r in records if self.filter.matches(_filterable(r.value))]
+                if len(passed) < len(records):
+                    self.counters.add(filtered=len(records) - len(passed))
+            else:
+                passed = records
+            items = [kafka_record(r) for r in passed]
+            runner = BatchRunner(self.policy, batch, self.counters, batch.cancelled, self._stop.wait)
+            finished = runner.run(items) if items else True
+        except Exception as exc:
+            log.exception("kafka event source %s: batch failed", self.name)
+            self.counters.error(type(exc).__name__, str(exc))
+            finished = False
+        if finished:
+            self._outcomes.put(_Outcome(part, records[-1].offset + 1, True))
+        else:
+            start = batch.next_offset if batch.next_offset is not None else records[0].offset
+            self._outcomes.put(_Outcome(part, None, True, restart_at=start))
+
+    def _invoke(self, items: list[dict[str, Any]]) -> InvocationResult:
+        event = kafka_event(self.spec.source_kind, self.bootstrap_servers, self.spec.event_source_arn, items)
+        return self.invoker.invoke(self.function_id, event)
+
+    def _on_failure(self, failed: FailedRecords[dict[str, Any]]) -> None:
+        if self.destination is None:
+            self.counters.add(discarded=len(failed.items))
+            return
+        messages = kafka_failure_messages(
+            failed,
+            source_kind=self.spec.source_kind,
+            bootstrap_servers=self.bootstrap_servers,
+            event_source_arn=self.spec.event_source_arn,
+            function_arn=self.function_arn,
+        )
+        self.destination.send(messages)
+        self.counters.add(dead_lettered=len(messages))
+
+    def _shutdown(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        # Invocations that finish within the bound are finished work: commit them. Later ones never.
+        deadline = time.monotonic() + self.stop_timeout_s
+        while True:
+            self._apply_outcomes_safely()
+            if not self._busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        for part in self._parts.values():
+            part.cancelled = True
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception as exc:
+            self.counters.error(type(exc).__name__, f"closing the consumer: {exc}")
+        self._state = "stopped"
+
+    def _apply_outcomes_safely(self) -> None:
+        try:
+            self._apply_outcomes()
+        except Exception as exc:
+            self.counters.error(type(exc).__name__, f"final commit: {exc}")
+
+
+class _Batch:
+    """The retry runner's hooks for one batch of one partition."""
+
+    def __init__(self, source: KafkaEventSource, part: _Partition) -> None:
+        self.source = source
+        self.part = part
+        self.label = f"{part.tp.topic}-{part.tp.partition}"
+        self.next_offset: int | None = None
+
+    def cancelled(self) -> bool:
+        return self.part.cancelled or self.source._stop.is_set()
+
+    def invoke(self, items: list[dict[str, Any]]) -> InvocationResult:
+        return self.source._invoke(items)
+
+    def item_id(self, item: dict[str, Any]) -> int:
+        return int(item["offset"])
+
+    def parse_item_identifier(self, identifier: Any) -> int | None:
+        if not isinstance(identifier, dict) or identifier.get("partition") != self.label:
+            return None
+        offset = identifier.get("offset")
+        if isinstance(offset, bool) or not isinstance(offset, int | str):
+            return None
+        try:
+            return int(offset)
+        except ValueError:
+            return None
+
+    def record_time(self, item: dict[str, Any]) -> float:
+        return float(item["timestamp"]) / 1000
+
+    def on_failure(self, failed: FailedRecords[dict[str, Any]]) -> None:
+        self.source._on_failure(failed)
+
+    def done_through(self, item: dict[str, Any]) -> None:
+        self.next_offset = item["offset"] + 1
+        if not self.part.cancelled:
+            self.source._outcomes.put(_Outcome(self.part, self.next_offset, False))
+
+
+class _Listener(ConsumerRebalanceListener):
+    """Runs on kafka-python's IO thread: no blocking calls here (see `_apply_rebalance`)."""
+
+    def __init__(self, source: KafkaEventSource, consumer: Any) -> None:
+        self.source = source
+        self.consumer = consumer
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            part = self.source._parts.get(tp)
+            if part is not None:
+                part.cancelled = True
+        self.source._rebalances.append(("revoked", list(revoked)))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.source.spec.starting_position == "AT_TIMESTAMP" and assigned:
+            self.consumer.pause(*assigned)
+        self.source._rebalances.append(("assigned", list(assigned)))
+
+
+def _offset(committed: Any) -> int | None:
+    """`consumer.committed()` answers an int or an OffsetAndMetadata depending on `metadata=`."""
+    if committed is None:
+        return None
+    return int(getattr(committed, "offset", committed))
+
+
+def _filterable(value: bytes | None) -> dict[str, Any]:
+    """What FilterCriteria patterns see for a Kafka record: {"value": JSON or string} (see filters)."""
+    if value is None:
+        return {}
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}
+    try:
+        return {"value": json.loads(text)}
+    except ValueError:
+        return {"value": text}
