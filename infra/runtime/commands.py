@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from common.config import Endpoints
 from infra.paths import state_dir
 from infra.runtime.app import LocalRuntime, function_runtime, resolve_template, shared_environment
 from infra.runtime.workers import WorkerInvoker
+from infra.signals import exit_on_sigterm
 from infra.stack.errors import StackError
 from infra.stack.process import pid_alive
 from infra.stack.stack import ServiceStack, read_state
@@ -79,7 +78,7 @@ def existing_endpoints() -> tuple[Endpoints, str] | None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    _exit_on_sigterm()
+    exit_on_sigterm()
     states = state_dir()
     _refuse_second_runtime(states)
     overrides = _overrides(args.parameter_overrides)
@@ -244,10 +243,3 @@ def _read_event(path: Path) -> Any:
         raise StackError(f"event file {path} not found") from exc
     except json.JSONDecodeError as exc:
         raise StackError(f"event file {path} is not JSON: {exc}") from exc
-
-
-def _exit_on_sigterm() -> None:
-    def _raise(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _raise)

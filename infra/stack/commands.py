@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 
 from infra.paths import state_dir
+from infra.signals import exit_on_sigterm
 from infra.stack.errors import StackError
 from infra.stack.process import pid_alive, tail
 from infra.stack.stack import (
@@ -58,7 +58,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _run_foreground(args: argparse.Namespace, states: Path) -> int:
-    _exit_on_sigterm()
+    exit_on_sigterm()
     started = time.monotonic()
     stack = ServiceStack.start(
         kafka_port=args.kafka_port,
@@ -175,10 +175,3 @@ def _require_state() -> dict:
     if state is None:
         raise StackError("the stack is not running; start it with `surge stack up --detach`")
     return state
-
-
-def _exit_on_sigterm() -> None:
-    def _raise(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _raise)
