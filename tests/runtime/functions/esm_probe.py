@@ -3,7 +3,8 @@
 Every invocation appends {"at", "pid", "event"} to $ESM_RECORD_FILE. Then, in order:
 1. $ESM_CONTROL_FILE (optional JSON): {"script": [step, ...]}; invocation n (0-based, counted by the
    lines already in the record file) follows step n if there is one: {"raise": "message"},
-   {"return": <payload>}, {"sleep": seconds}, {"crash": true}.
+   {"return": <payload>}, {"sleep": seconds}, {"crash": true}, {"fail_index": i} (answer a partial
+   batch response naming the i-th record: Kafka partition/offset, DynamoDB SequenceNumber).
 2. Instructions in the records: a Kafka value (JSON) or a DynamoDB NewImage with `poison` -> raise;
    with `sleep` (seconds) -> sleep first.
 """
@@ -32,6 +33,13 @@ def _record_values(event):
     return values
 
 
+def _identifier(event, index):
+    if "Records" in event:
+        return event["Records"][index]["dynamodb"]["SequenceNumber"]
+    (key, records), *_ = event["records"].items()
+    return {"partition": key, "offset": records[index]["offset"]}
+
+
 def handler(event, context):
     record_file = Path(os.environ["ESM_RECORD_FILE"])
     count = len(record_file.read_text().splitlines()) if record_file.exists() else 0
@@ -51,6 +59,8 @@ def handler(event, context):
             raise RuntimeError(step["raise"])
         if "return" in step:
             return step["return"]
+        if "fail_index" in step:
+            return {"batchItemFailures": [{"itemIdentifier": _identifier(event, step["fail_index"])}]}
     values = _record_values(event)
     for value in values:
         if "sleep" in value:
