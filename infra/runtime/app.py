@@ -105,7 +105,7 @@ class LocalRuntime:
                     routes.append(event)
                 else:
                     self.sources.append(self._source(event, invoker, template))
-        self.http = self._http_server(routes, invoker)
+        self.http = self._http_server(routes, invoker, template.account_id)
         self.sources.append(self.http)
         self.started_at = time.time()
         for source in self.sources:
@@ -118,15 +118,25 @@ class LocalRuntime:
             return KafkaEventSource(
                 event,
                 invoker,
-                bootstrap_servers=self.endpoints.require_kafka(),
+                bootstrap_servers=event.bootstrap_servers,
                 function_id=event.function_logical_id,
                 dead_letter_dir=self.state_dir / "dead-letters",
+                function_arn=self._function_arn(template, event.function_logical_id),
+                region=template.region,
             )
         if isinstance(event, DynamoDBEventSpec):
             from infra.runtime.dynamodb_streams import DynamoDBStreamEventSource
 
-            return DynamoDBStreamEventSource.for_template(
-                event, invoker, template, self.endpoints, dead_letter_dir=self.state_dir / "dead-letters"
+            table = template.tables.get(event.table_logical_id or "")
+            return DynamoDBStreamEventSource(
+                event,
+                invoker,
+                function_id=event.function_logical_id,
+                endpoints=self.endpoints,
+                dead_letter_dir=self.state_dir / "dead-letters",
+                table_name=table.table_name if table else None,
+                bootstrap_servers=self.endpoints.kafka_bootstrap_servers,
+                function_arn=self._function_arn(template, event.function_logical_id),
             )
         if isinstance(event, ScheduleEventSpec):
             from infra.runtime.schedule import ScheduleEventSource
@@ -134,7 +144,12 @@ class LocalRuntime:
             return ScheduleEventSource(event, invoker, region=template.region, account_id=template.account_id)
         raise TypeError(f"no local event source for {type(event).__name__}")
 
-    def _http_server(self, routes: list[HttpApiEventSpec], invoker: Invoker) -> Any:
+    @staticmethod
+    def _function_arn(template: SamTemplate, function_id: str) -> str:
+        name = template.functions[function_id].function_name
+        return f"arn:aws:lambda:{template.region}:{template.account_id}:function:{name}"
+
+    def _http_server(self, routes: list[HttpApiEventSpec], invoker: Invoker, account_id: str) -> Any:
         from infra.runtime.http_api import HttpApiServer
 
         return HttpApiServer(
@@ -143,6 +158,7 @@ class LocalRuntime:
             host=self.host,
             port=self.port,
             extra_routes={"/_surge/health": self.health, "/_surge/status": self.status_response},
+            account_id=account_id,
         )
 
     @property

@@ -136,7 +136,7 @@ class KafkaEventSource:
         self._parts: dict[TopicPartition, _Partition] = {}
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
         self._busy: set[TopicPartition] = set()
-        self._lag: dict[int, dict[str, int | None]] = {}
+        self._lag: dict[int, dict[str, Any]] = {}
         self._lag_at = 0.0
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -234,12 +234,14 @@ class KafkaEventSource:
         if wait_s is not None:
             timeout_ms = min(timeout_ms, max(0, int(wait_s * 1000)))
         fetched = self._consumer.poll(timeout_ms=timeout_ms)
-        self._apply_rebalance()
+        moved = self._apply_rebalance()
         if fetched:
             arrived = time.monotonic()
             for tp, records in fetched.items():
                 part = self._parts.get(tp)
-                if part is None or part.cancelled:  # revoked during this poll
+                # Records fetched before a rebalance came from the old position; the partition was
+                # just re-positioned at its committed offset and will fetch them again, in order.
+                if part is None or part.cancelled or tp in moved:
                     continue
                 if not part.buffer:
                     part.first_at = arrived
@@ -330,12 +332,17 @@ class KafkaEventSource:
         if now < self._lag_at + 0.5:
             return
         self._lag_at = now
-        lag: dict[int, dict[str, int | None]] = {}
+        lag: dict[int, dict[str, Any]] = {}
+        paused = self._consumer.paused()
         for tp, part in self._parts.items():
             end = self._consumer.highwater(tp)
             lag[tp.partition] = {
                 "committed": part.committed,
                 "lag": None if end is None or part.committed is None else max(0, end - part.committed),
+                "in_flight": tp in self._busy,
+                "buffered": len(part.buffer),
+                "paused": tp in paused,
+                "held": part.hold_until > now,
             }
         self._lag = lag
 
@@ -344,9 +351,12 @@ class KafkaEventSource:
     # listener only flags revoked partitions (so their workers stop reporting at once), pauses new
     # AT_TIMESTAMP partitions until they are positioned, and queues the change for the poll thread.
 
-    def _apply_rebalance(self) -> None:
+    def _apply_rebalance(self) -> set[TopicPartition]:
+        """Apply queued revocations/assignments; returns the partitions they touched."""
+        moved: set[TopicPartition] = set()
         while self._rebalances:
             kind, tps = self._rebalances.popleft()
+            moved.update(tps)
             if kind == "revoked":
                 for tp in tps:
                     part = self._parts.pop(tp, None)
@@ -359,12 +369,24 @@ class KafkaEventSource:
                 self._parts.pop(tp, None)
                 part = _Partition(tp)
                 part.committed = _offset(self._consumer.committed(tp))
-                if self.spec.starting_position == "AT_TIMESTAMP":
-                    if part.committed is None:
-                        self._seek_to_timestamp(tp)
-                    self._consumer.resume(tp)
+                self._position(tp, part.committed)
                 self._parts[tp] = part
             self._ready.set()  # the group is joined (even an empty assignment is a working member)
+        return moved
+
+    def _position(self, tp: TopicPartition, committed: int | None) -> None:
+        """Start a newly assigned partition at the group's committed offset. kafka-python keeps its
+        old fetch position when a partition is handed back to the same member, which would skip the
+        records this source dropped or abandoned on revocation: a lost record. Seek explicitly."""
+        if committed is not None:
+            self._consumer.seek(tp, committed)
+        elif self.spec.starting_position == "TRIM_HORIZON":
+            self._consumer.seek_to_beginning(tp)
+        elif self.spec.starting_position == "AT_TIMESTAMP":
+            self._seek_to_timestamp(tp)
+        # A partition handed back keeps the pause its previous state set (buffer full); the fresh
+        # state starts unpaused, so make the consumer agree, or the partition never fetches again.
+        self._consumer.resume(tp)
 
     def _seek_to_timestamp(self, tp: TopicPartition) -> None:
         when_ms = int((self.spec.starting_position_timestamp or 0) * 1000)

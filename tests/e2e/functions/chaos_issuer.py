@@ -1,0 +1,36 @@
+"""The real coupon issuer, made to fail at random right after a committed transaction: sometimes the
+worker dies on the spot (a crash mid-batch), sometimes the handler raises (a failed invocation).
+Either way some of the batch is written and the rest is not, and the batch comes back."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from common.dynamodb import dynamodb_client
+from common.kafka_publisher import default_publisher
+from coupons import settings
+from coupons.dal.issuer_repo import IssuerRepository
+from coupons.handlers import issuer
+from coupons.logic.issuer import IssuerService
+
+CRASH_RATE = float(os.environ.get("CHAOS_CRASH_RATE", "0.1"))
+RAISE_RATE = float(os.environ.get("CHAOS_RAISE_RATE", "0.2"))
+
+
+class ChaosRepository(IssuerRepository):
+    def transact(self, actions: Any, kinds: Any) -> None:
+        super().transact(actions, kinds)
+        roll = random.random()
+        if roll < CRASH_RATE:
+            os._exit(17)
+        if roll < CRASH_RATE + RAISE_RATE:
+            raise RuntimeError("chaos: failing after a committed transaction")
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if issuer._service is None:
+        repository = ChaosRepository(dynamodb_client(), settings.table_name())
+        issuer.set_service(IssuerService(repository, default_publisher(), settings.dlt_topic()))
+    return issuer.lambda_handler(event, context)
