@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ class LocalRuntime:
         runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
         invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
         self.invoker = invoker
+        self._warm(invoker, list(runtimes))
         routes: list[HttpApiEventSpec] = []
         for function in template.functions.values():
             for event in function.events:
@@ -110,6 +112,14 @@ class LocalRuntime:
         self.started_at = time.time()
         for source in self.sources:
             source.start()
+
+    def _warm(self, invoker: WorkerInvoker, function_ids: list[str]) -> None:
+        """One execution environment per function before any event arrives, all at once, so the
+        first surge does not queue behind every function's cold start."""
+        with ThreadPoolExecutor(max(1, len(function_ids))) as pool:
+            for function_id, error in zip(function_ids, pool.map(invoker.warm, function_ids), strict=True):
+                if error:
+                    self.log(function_id, f"init failed: {error}")
 
     def _source(self, event: Any, invoker: Invoker, template: SamTemplate) -> EventSource:
         if isinstance(event, KafkaEventSpec):

@@ -214,16 +214,19 @@ class WorkerInvoker:
             fid: _Pool(f, worker_environment(f, shared_env or {}), log) for fid, f in functions.items()
         }
 
-    def warm(self, function_id: str) -> None:
-        """Start one execution environment ahead of the first event (a provisioned-concurrency of 1)."""
+    def warm(self, function_id: str) -> str | None:
+        """Start one execution environment ahead of the first event (a provisioned concurrency of 1).
+        Returns the init error, if the handler cannot be imported (invocations will report it too)."""
         pool = self._pools[function_id]
         worker = pool.acquire()
+        error = None
         if worker is None:
             try:
                 worker = _Worker(pool.function, pool.env, pool.log)
-            except _InitError:
-                worker = None
+            except _InitError as exc:
+                worker, error = None, str(exc)
         pool.release(worker)
+        return error
 
     def invoke(self, function_id: str, event: Any) -> InvocationResult:
         pool = self._pools.get(function_id)
