@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 
 def _table(ddb, stream: bool = False) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
