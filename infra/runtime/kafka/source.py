@@ -15,9 +15,13 @@ Behaviours (kafka-esm.md sections 1-4; choices where AWS is silent are marked un
 - A batch closes at BatchSize records, ~6 MB of payload, or when the batching window has elapsed
   since its first record arrived (0 = at once). Records already waiting behind an in-flight batch go
   out as soon as it finishes. One partition per invocation (unconfirmed; see events.py).
-- Offsets are committed (last finished offset + 1, synchronously) only for finished records:
+- Offsets are committed (last finished offset + 1, asynchronously; synchronously on stop) only for
+  finished records:
   delivered successfully, filtered out, dead-lettered or discarded.
-- A partition's buffer holds at most two batches; beyond that the partition is paused.
+- Memory stays bounded without pausing partitions (kafka-python 3.0's pause/resume can park
+  fetched data so that a resumed partition never fetches again): while any partition holds more
+  than `_BUFFER_BATCHES` batches (or all together more than that per partition), the poll thread stops
+  fetching and only waits for outcomes until the buffers drain.
 - Rebalance: buffered records of revoked partitions are dropped and nothing is committed for them
   any more (their in-flight batch is cancelled after its current invocation); the new owner re-reads
   from the committed offset (at least once).
@@ -56,6 +60,8 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _IDLE_POLL_MS = 100
+_MAX_COMMITS_IN_FLIGHT = 2  # kafka-python refuses requests beyond max_in_flight per connection
+_BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
 _BUSY_POLL_MS = 5  # while batches are in flight: come back soon to start the partition's next one
 
 
@@ -69,8 +75,8 @@ class _Partition:
     buffer: list[Any] = field(default_factory=list)
     buffered_bytes: int = 0
     first_at: float = 0.0  # monotonic time the oldest buffered record arrived
-    paused: bool = False
-    committed: int | None = None
+    committed: int | None = None  # acknowledged by the broker
+    sent: int | None = None  # last offset handed to commit_async
     hold_until: float = 0.0
     cancelled: bool = False  # revoked: its in-flight batch must stop and never commit
 
@@ -134,6 +140,11 @@ class KafkaEventSource:
         self._stop = threading.Event()
         self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         self._parts: dict[TopicPartition, _Partition] = {}
+        self._outcome_ready = threading.Event()
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._commits_in_flight = 0
+        self._commit_lock = threading.Lock()
+        self._commit_failed = threading.Event()
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
         self._busy: set[TopicPartition] = set()
         self._lag: dict[int, dict[str, Any]] = {}
@@ -214,6 +225,10 @@ class KafkaEventSource:
             "fetch_max_bytes": 64 * 1024 * 1024,
             # a slow function must not get the consumer kicked out of the group
             "max_poll_interval_ms": 30 * 60 * 1000,
+            # Without the optional `crc32c` C extension kafka-python checks record-batch CRCs in pure
+            # Python, which costs ~30% of the poll thread (the broker already validated them on
+            # produce, and TCP protects the local hop). Pass consumer_config to turn it back on.
+            "check_crcs": False,
         }
         config.update(self.consumer_config)
         consumer = KafkaConsumer(**config)
@@ -222,9 +237,12 @@ class KafkaEventSource:
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
+        self._flush_commits()
         now = time.monotonic()
         wait_s = self._dispatch_ready(now)
-        self._update_pauses()
+        if self._buffers_full():
+            self._wait_for_outcome(_IDLE_POLL_MS / 1000)
+            return
         if not self._outcomes.empty():
             timeout_ms = 0
         elif self._busy:
@@ -287,16 +305,24 @@ class KafkaEventSource:
         self._busy.add(part.tp)
         self._pool.submit(self._process, part, batch)
 
-    def _update_pauses(self) -> None:
-        limit_records = self.spec.batch_size * 2
+    def _buffers_full(self) -> bool:
+        """Back-pressure: stop fetching while a partition (or all together) buffers too much."""
+        limit = self.spec.batch_size * _BUFFER_BATCHES
+        total = 0
         for part in self._parts.values():
-            full = len(part.buffer) >= limit_records or part.buffered_bytes >= 2 * MAX_PAYLOAD_BYTES
-            if full != part.paused:
-                if full:
-                    self._consumer.pause(part.tp)
-                else:
-                    self._consumer.resume(part.tp)
-                part.paused = full
+            if len(part.buffer) >= limit or part.buffered_bytes >= _BUFFER_BATCHES * MAX_PAYLOAD_BYTES:
+                return True
+            total += len(part.buffer)
+        return total >= limit * max(1, len(self._parts))
+
+    def _wait_for_outcome(self, timeout_s: float) -> None:
+        if self._outcomes.empty():
+            self._outcome_ready.wait(timeout_s)
+        self._outcome_ready.clear()  # the queue stays the truth; the next loop applies it in order
+
+    def _report(self, outcome: _Outcome) -> None:
+        self._outcomes.put(outcome)
+        self._outcome_ready.set()
 
     def _apply_outcomes(self) -> None:
         commits: dict[TopicPartition, int] = {}
@@ -321,11 +347,49 @@ class KafkaEventSource:
             self._commit(commits)
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        """Asynchronous: a synchronous commit costs a broker round trip on the poll thread per batch
+        (it halved throughput). At most `_MAX_COMMITS_IN_FLIGHT` commits are outstanding; offsets
+        finished meanwhile are merged into the next one, and a failed commit is sent again (see
+        `_flush_commits`). `_shutdown` ends with a synchronous commit."""
         for tp, off in offsets.items():
             part = self._parts.get(tp)
             if part is not None:
-                part.committed = off
+                part.sent = off
+                self._to_commit[tp] = off
+        self._flush_commits()
+
+    def _flush_commits(self) -> None:
+        if self._commit_failed.is_set():
+            self._commit_failed.clear()
+            for tp, part in self._parts.items():
+                if part.sent is not None and (part.committed is None or part.committed < part.sent):
+                    self._to_commit.setdefault(tp, part.sent)
+        if not self._to_commit or self._commits_in_flight >= _MAX_COMMITS_IN_FLIGHT:
+            return
+        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in self._to_commit.items()}
+        self._to_commit.clear()
+        with self._commit_lock:
+            self._commits_in_flight += 1
+        self._consumer.commit_async(offsets, callback=self._committed)
+
+    def _committed(self, offsets: dict[TopicPartition, Any], response: Any) -> None:
+        """Runs on kafka-python's IO thread when a commit is answered."""
+        with self._commit_lock:
+            self._commits_in_flight -= 1
+        if isinstance(response, BaseException):
+            self.counters.error(type(response).__name__, f"offset commit failed (will retry): {response}")
+            self._commit_failed.set()
+            return
+        for tp, meta in offsets.items():
+            part = self._parts.get(tp)
+            if part is not None and (part.committed is None or meta.offset > part.committed):
+                part.committed = meta.offset
+
+    def _final_commit(self) -> None:
+        """A synchronous commit of everything sent, so nothing finished is lost on close."""
+        offsets = {tp: p.sent for tp, p in self._parts.items() if p.sent is not None and not p.cancelled}
+        if offsets:
+            self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
 
     def _refresh_lag(self) -> None:
         now = time.monotonic()
@@ -359,6 +423,7 @@ class KafkaEventSource:
             moved.update(tps)
             if kind == "revoked":
                 for tp in tps:
+                    self._to_commit.pop(tp, None)
                     part = self._parts.pop(tp, None)
                     if part is not None:
                         part.cancelled = True
@@ -415,10 +480,10 @@ class KafkaEventSource:
             self.counters.error(type(exc).__name__, str(exc))
             finished = False
         if finished:
-            self._outcomes.put(_Outcome(part, records[-1].offset + 1, True))
+            self._report(_Outcome(part, records[-1].offset + 1, True))
         else:
             start = batch.next_offset if batch.next_offset is not None else records[0].offset
-            self._outcomes.put(_Outcome(part, None, True, restart_at=start))
+            self._report(_Outcome(part, None, True, restart_at=start))
 
     def _invoke(self, items: list[dict[str, Any]]) -> InvocationResult:
         event = kafka_event(self.spec.source_kind, self.bootstrap_servers, self.spec.event_source_arn, items)
@@ -449,6 +514,10 @@ class KafkaEventSource:
             if not self._busy or time.monotonic() >= deadline:
                 break
             time.sleep(0.02)
+        try:
+            self._final_commit()
+        except Exception as exc:
+            self.counters.error(type(exc).__name__, f"final commit: {exc}")
         for part in self._parts.values():
             part.cancelled = True
         try:
@@ -502,7 +571,7 @@ class _Batch:
     def done_through(self, item: dict[str, Any]) -> None:
         self.next_offset = item["offset"] + 1
         if not self.part.cancelled:
-            self.source._outcomes.put(_Outcome(self.part, self.next_offset, False))
+            self.source._report(_Outcome(self.part, self.next_offset, False))
 
 
 class _Listener(ConsumerRebalanceListener):
