@@ -333,7 +333,7 @@ def test_bisect_isolates_one_poison_record(make_topic, producer, probe, run_sour
     )
     (message,) = read_topic(servers, dlt, 1)
     wait_until(lambda: committed(servers, source.group_id, topic) == 8)
-    succeeded = set()
+    succeeded: set[int] = set()
     for event in probe.events():
         records = event["records"][f"{topic}-0"]
         if not any("poison" in v for v in values_of(records)):
