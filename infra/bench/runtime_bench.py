@@ -15,7 +15,10 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
         endpoints.require_kafka(), records=int(200_000 * args.scale), partitions=4, batch_size=500
     )
     raw = report.add(
-        "runtime", "plain kafka-python consumer, 4 partitions", figures["raw_records_per_s"], "records/s"
+        "runtime",
+        "plain kafka-python consumer, 4 partitions",
+        figures["raw_consumer_records_per_s"],
+        "records/s",
     )
     runtime = report.add(
         "runtime",
