@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from common.config import Endpoints
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
-from infra.runtime.kafka.dead_letter import Destination, iso_now, open_destination
+from infra.runtime.kafka.dead_letter import Destination, failure_envelope, open_destination
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.stack.clients import dynamodb_client, dynamodbstreams_client
 from infra.template.models import DynamoDBEventSpec
@@ -310,21 +310,8 @@ class DynamoDBStreamEventSource:
             self.counters.add(discarded=len(failed.items))
             return
         first, last = failed.items[0], failed.items[-1]
-        result = failed.result
         message = {
-            "requestContext": {
-                "requestId": result.request_id if result else str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": CONDITIONS[failed.reason],
-                "approximateInvokeCount": failed.invoke_count,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": (result.function_error if result else None) or "Unhandled",
-            },
-            "version": "1.0",
-            "timestamp": iso_now(),
+            **failure_envelope(failed, self.function_arn, CONDITIONS[failed.reason]),
             "DDBStreamBatchInfo": {
                 "shardId": shard.shard_id,
                 "startSequenceNumber": first["dynamodb"]["SequenceNumber"],

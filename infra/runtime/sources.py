@@ -10,7 +10,7 @@ class EventSource(Protocol):
 
     @property
     def name(self) -> str:
-        """"<FunctionLogicalId>.<EventName>", as in template.yaml."""
+        """ "<FunctionLogicalId>.<EventName>", as in template.yaml."""
         ...
 
     def start(self) -> None:

@@ -107,6 +107,27 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def failure_envelope(failed: FailedRecords[Any], function_arn: str, condition: str) -> dict[str, Any]:
+    """The part of Lambda's on-failure record that says which invocation failed and how; each
+    source adds its own batch info (KafkaBatchInfo, DDBStreamBatchInfo)."""
+    result = failed.result
+    return {
+        "requestContext": {
+            "requestId": result.request_id if result else str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": failed.invoke_count,
+        },
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": (result.function_error if result else None) or "Unhandled",
+        },
+        "version": "1.0",
+        "timestamp": iso_now(),
+    }
+
+
 def kafka_failure_messages(
     failed: FailedRecords[dict[str, Any]],
     *,
@@ -116,25 +137,12 @@ def kafka_failure_messages(
     function_arn: str,
 ) -> list[Message]:
     """One dead-letter message per failed record, each carrying the one-record event as `payload`."""
-    result = failed.result
     messages: list[Message] = []
     for record in failed.items:
         payload = kafka_event(source_kind, bootstrap_servers, event_source_arn, [record])
         record_time = datetime.fromtimestamp(record["timestamp"] / 1000, UTC)
         doc = {
-            "requestContext": {
-                "requestId": result.request_id if result else str(uuid.uuid4()),
-                "functionArn": function_arn,
-                "condition": KAFKA_CONDITIONS[failed.reason],
-                "approximateInvokeCount": failed.invoke_count,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": (result.function_error if result else None) or "Unhandled",
-            },
-            "version": "1.0",
-            "timestamp": iso_now(),
+            **failure_envelope(failed, function_arn, KAFKA_CONDITIONS[failed.reason]),
             "KafkaBatchInfo": {
                 "batchSize": failed.batch_size,
                 "bootstrapServers": bootstrap_servers,
