@@ -158,3 +158,28 @@ def test_a_poison_record_is_dead_lettered_and_its_partition_moves_on(start_runti
     assert dead[0]["reason"] and "JSON" in dead[0]["reason"].upper() + dead[0]["errorType"].upper()
     (records,) = dead[0]["payload"]["records"].values()
     assert records[0]["value"] == "e25vdCBqc29u"  # base64 of the original bytes, nothing lost
+
+
+def test_coupons_sharing_a_partition_settle_in_parallel_within_one_batch(start_runtime, stack, ddb):
+    runtime = start_runtime()  # template.yaml: ISSUER_PARALLEL_GROUPS=4, batches of 500
+    coupons = {_create_coupon(runtime.url, 40): 40 for _ in range(3)}
+    producer = KafkaProducer(bootstrap_servers=stack.endpoints.require_kafka(), acks="all")
+    accepted: dict[str, dict[str, str]] = {coupon: {} for coupon in coupons}
+    for i in range(300):
+        coupon = list(coupons)[i % 3]
+        rid = str(uuid.uuid4())
+        accepted[coupon][rid] = f"user-{i // 3 % 60}"  # 60 users per coupon, some asking twice
+        value = {
+            "requestId": rid,
+            "couponId": coupon,
+            "userId": accepted[coupon][rid],
+            "requestedAt": "2026-01-01T00:00:00Z",
+        }
+        # One partition for all three coupons, so each batch holds several coupon groups.
+        producer.send(
+            "coupon.issue-requested", key=coupon.encode(), value=json.dumps(value).encode(), partition=0
+        )
+    producer.flush()
+    producer.close()
+    for coupon, stock in coupons.items():
+        _settle(ddb, _table(), coupon, accepted[coupon], stock=stock, users=60)

@@ -27,7 +27,9 @@ def get_service() -> IssuerService:
     global _service
     if _service is None:
         repository = IssuerRepository(dynamodb_client(), settings.table_name())
-        _service = IssuerService(repository, default_publisher(), settings.dlt_topic())
+        _service = IssuerService(
+            repository, default_publisher(), settings.dlt_topic(), parallel_groups=settings.parallel_groups()
+        )
     return _service
 
 
