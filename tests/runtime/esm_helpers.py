@@ -14,7 +14,7 @@ from infra.runtime.workers import FunctionRuntime, WorkerInvoker
 CODE = str(Path(__file__).parent / "functions")
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
