@@ -22,11 +22,3 @@ def issue_topic() -> str:
 
 def dlt_topic() -> str:
     return require_env("COUPON_DLT_TOPIC")
-
-
-def parallel_groups() -> int:
-    """How many coupon groups of one batch the issuer settles at once (groups never share items)."""
-    raw = os.environ.get("ISSUER_PARALLEL_GROUPS", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise RuntimeError(f"ISSUER_PARALLEL_GROUPS must be a positive integer, got {raw!r}")
-    return int(raw)

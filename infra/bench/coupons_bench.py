@@ -64,7 +64,6 @@ Resources:
         Variables:
           COUPONS_TABLE_NAME: {table}
           COUPON_DLT_TOPIC: {topic}.dlt
-          ISSUER_PARALLEL_GROUPS: "4"
           KAFKA_BOOTSTRAP_SERVERS: !Ref KafkaBootstrapServers
           POWERTOOLS_METRICS_DISABLED: "true"
           LOG_LEVEL: WARNING

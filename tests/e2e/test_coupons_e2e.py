@@ -160,8 +160,8 @@ def test_a_poison_record_is_dead_lettered_and_its_partition_moves_on(start_runti
     assert records[0]["value"] == "e25vdCBqc29u"  # base64 of the original bytes, nothing lost
 
 
-def test_coupons_sharing_a_partition_settle_in_parallel_within_one_batch(start_runtime, stack, ddb):
-    runtime = start_runtime()  # template.yaml: ISSUER_PARALLEL_GROUPS=4, batches of 500
+def test_coupons_sharing_a_partition_are_settled_together_in_one_batch(start_runtime, stack, ddb):
+    runtime = start_runtime()
     coupons = {_create_coupon(runtime.url, 40): 40 for _ in range(3)}
     producer = KafkaProducer(bootstrap_servers=stack.endpoints.require_kafka(), acks="all")
     accepted: dict[str, dict[str, str]] = {coupon: {} for coupon in coupons}

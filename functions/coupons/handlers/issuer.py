@@ -27,9 +27,7 @@ def get_service() -> IssuerService:
     global _service
     if _service is None:
         repository = IssuerRepository(dynamodb_client(), settings.table_name())
-        _service = IssuerService(
-            repository, default_publisher(), settings.dlt_topic(), parallel_groups=settings.parallel_groups()
-        )
+        _service = IssuerService(repository, default_publisher(), settings.dlt_topic())
     return _service
 
 

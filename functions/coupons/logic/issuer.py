@@ -10,7 +10,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,15 +39,6 @@ class BatchResult:
     write_retries: int = 0
     transactions: int = 0
 
-    def merge(self, other: BatchResult) -> None:
-        self.failures.extend(other.failures)
-        self.issued += other.issued
-        self.rejected.update(other.rejected)
-        self.already_decided += other.already_decided
-        self.dead_lettered += other.dead_lettered
-        self.write_retries += other.write_retries
-        self.transactions += other.transactions
-
 
 @dataclass
 class _Group:
@@ -67,7 +57,6 @@ class IssuerService:
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
-        parallel_groups: int = 1,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -75,7 +64,6 @@ class IssuerService:
         self._clock = clock
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._parallel_groups = parallel_groups
 
     def process(self, event: KafkaEvent) -> BatchResult:
         result = BatchResult()
@@ -90,24 +78,13 @@ class IssuerService:
             group.requests.append(request)
             group.refs.append(RecordRef.of(record))
 
-        if self._parallel_groups > 1 and len(groups) > 1:
-            # Groups touch disjoint items (one coupon each), so they can settle at the same time.
-            with ThreadPoolExecutor(min(self._parallel_groups, len(groups))) as pool:
-                for part in pool.map(self._settle_isolated, groups.values()):
-                    result.merge(part)
-        else:
-            for group in groups.values():
-                result.merge(self._settle_isolated(group))
-        return result
-
-    def _settle_isolated(self, group: _Group) -> BatchResult:
-        result = BatchResult()
-        try:
-            self._settle(group, result)
-        except Exception:
-            # One coupon's trouble must not fail the others: its records are retried by the ESM.
-            logger.exception("coupon group not settled", extra={"couponId": group.coupon_id})
-            result.failures.extend(group.refs)
+        for group in groups.values():
+            try:
+                self._settle(group, result)
+            except Exception:
+                # One coupon's trouble must not fail the others: its records are retried by the ESM.
+                logger.exception("coupon group not settled", extra={"couponId": group.coupon_id})
+                result.failures.extend(group.refs)
         return result
 
     def _dead_letter(
