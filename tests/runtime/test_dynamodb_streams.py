@@ -10,16 +10,9 @@ import pytest
 
 from infra.runtime.dynamodb_streams import DynamoDBStreamEventSource
 from infra.template.models import DynamoDBEventSpec
-from tests.runtime.esm_helpers import Probe, wait_until
+from tests.runtime.esm_helpers import wait_until
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def probe(tmp_path):
-    p = Probe(tmp_path)
-    yield p
-    p.close()
 
 
 @pytest.fixture

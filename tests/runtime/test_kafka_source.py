@@ -13,16 +13,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from infra.runtime.kafka.source import KafkaEventSource
 from infra.template.models import KafkaEventSpec
-from tests.runtime.esm_helpers import Probe, wait_until
+from tests.runtime.esm_helpers import wait_until
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def probe(tmp_path):
-    p = Probe(tmp_path)
-    yield p
-    p.close()
 
 
 @pytest.fixture
