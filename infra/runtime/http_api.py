@@ -311,7 +311,7 @@ class HttpApiServer:
             try:
                 box.append(self._invoker.invoke(function_id, event))
             except Exception as exc:  # e.g. the invoker was closed under us
-                box.append(InvocationResult(function_id, "", False, None, type(exc).__name__, str(exc)))
+                box.append(InvocationResult.failure(function_id, "", type(exc).__name__, str(exc)))
             done.set()
 
         # A thread of its own, so the HTTP side can give up at the integration timeout.

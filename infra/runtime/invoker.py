@@ -30,6 +30,12 @@ class InvocationResult:
     error_message: str | None = None
     duration_ms: float = 0.0
 
+    @classmethod
+    def failure(
+        cls, function_id: str, request_id: str, error_type: str, message: str, duration_ms: float = 0.0
+    ) -> InvocationResult:
+        return cls(function_id, request_id, False, None, error_type, message, duration_ms)
+
     @property
     def function_error(self) -> str | None:
         """Lambda's X-Amz-Function-Error: "Unhandled" for any failed invocation."""

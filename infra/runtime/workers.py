@@ -106,11 +106,9 @@ class _Worker:
             reply = recv_frame(self.sock)
         except TimeoutError:
             self.kill()
-            return InvocationResult(
+            return InvocationResult.failure(
                 fid,
                 request_id,
-                False,
-                None,
                 TIMEOUT_ERROR,
                 f"Task timed out after {timeout:.2f} seconds",
                 _ms_since(started),
@@ -123,19 +121,13 @@ class _Worker:
         duration = _ms_since(started)
         if reply is None:
             self.kill()
-            return InvocationResult(
-                fid,
-                request_id,
-                False,
-                None,
-                CRASH_ERROR,
-                f"Runtime exited without providing a reason ({error})",
-                duration,
+            return InvocationResult.failure(
+                fid, request_id, CRASH_ERROR, f"Runtime exited without providing a reason ({error})", duration
             )
         if reply.get("ok"):
             return InvocationResult(fid, request_id, True, reply.get("payload"), duration_ms=duration)
-        return InvocationResult(
-            fid, request_id, False, None, reply.get("errorType"), reply.get("errorMessage"), duration
+        return InvocationResult.failure(
+            fid, request_id, reply.get("errorType"), reply.get("errorMessage"), duration
         )
 
     def alive(self) -> bool:
@@ -232,11 +224,9 @@ class WorkerInvoker:
         pool = self._pools.get(function_id)
         request_id = str(uuid.uuid4())
         if pool is None:
-            return InvocationResult(
+            return InvocationResult.failure(
                 function_id,
                 request_id,
-                False,
-                None,
                 "ResourceNotFoundException",
                 f"Function not found: {function_id}",
             )
@@ -246,7 +236,7 @@ class WorkerInvoker:
                 worker = _Worker(pool.function, pool.env, pool.log)
             result = worker.invoke(event, request_id)
         except _InitError as exc:
-            result = InvocationResult(function_id, request_id, False, None, INIT_ERROR, str(exc))
+            result = InvocationResult.failure(function_id, request_id, INIT_ERROR, str(exc))
         finally:
             pool.release(worker)
         return result
