@@ -2,7 +2,8 @@
 
 Started as `python -m infra.runtime.worker FD` with the function's environment only. It imports the
 handler once (the cold start), then serves invocations sent over the socket FD one at a time.
-This module must not import anything of surge beyond `wire`, so the function sees a clean process.
+This module must not import anything of surge beyond `wire` and the Kafka payload builder (both free
+of surge imports), so the function sees a clean process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from infra.runtime.kafka.events import KafkaBatch
 from infra.runtime.wire import recv_frame, send_frame
 
 
@@ -54,6 +56,13 @@ def _error(error_type: str, message: str, exc: BaseException | None = None) -> d
     return {"ok": False, "errorType": error_type, "errorMessage": message, "stackTrace": trace}
 
 
+def _event(request: dict[str, Any]) -> Any:
+    """The payload the handler gets; a Kafka batch arrives as rows and is built here (events.py)."""
+    if "kafkaBatch" in request:
+        return KafkaBatch.from_wire(request["kafkaBatch"]).to_event()
+    return request["event"]
+
+
 def serve(sock: socket.socket, code_dir: str, handler_spec: str) -> None:
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
@@ -78,7 +87,7 @@ def serve(sock: socket.socket, code_dir: str, handler_spec: str) -> None:
             return
         context = LambdaContext(request["requestId"], request["deadlineMs"])
         try:
-            result = handler(request["event"], context)
+            result = handler(_event(request), context)
         except Exception as exc:
             traceback.print_exc()
             send_frame(sock, _error(type(exc).__name__, str(exc), exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, TIMEOUT_ERROR, InvocationResult
+from infra.runtime.kafka.events import KafkaBatch
 from infra.runtime.wire import recv_frame, send_frame
 
 # Variables a worker inherits from surge's own environment; everything else comes from the template.
@@ -100,9 +102,18 @@ class _Worker:
         started = time.monotonic()
         deadline_ms = time.time() * 1000 + timeout * 1000
         fid = self.function.function_id
+        request: dict[str, Any] = {"requestId": request_id, "deadlineMs": deadline_ms}
+        if isinstance(event, KafkaBatch):
+            request["kafkaBatch"] = event.wire()  # the worker builds the payload (events.py)
+        else:
+            request["event"] = event
+        self.sock.settimeout(timeout)
         try:
-            self.sock.settimeout(timeout)
-            send_frame(self.sock, {"requestId": request_id, "deadlineMs": deadline_ms, "event": event})
+            send_frame(self.sock, request, codec="marshal")
+        except OSError as exc:  # it exited while idle: nothing was delivered
+            self.kill()
+            raise _StaleWorker(str(exc)) from exc
+        try:
             reply = recv_frame(self.sock)
         except TimeoutError:
             self.kill()
@@ -130,8 +141,12 @@ class _Worker:
             fid, request_id, reply.get("errorType"), reply.get("errorMessage"), duration
         )
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
+    @property
+    def killed(self) -> bool:
+        """Killed after a timeout or crash. A worker that exits while idle is noticed by its next
+        invocation (`_StaleWorker`), without a waitpid per invocation: every syscall a batch thread
+        makes hands the interpreter lock back and forth with the Kafka poll thread."""
+        return self.sock.fileno() == -1
 
     def kill(self) -> None:
         self.sock.close()
@@ -142,6 +157,10 @@ class _Worker:
 
 class _InitError(Exception):
     pass
+
+
+class _StaleWorker(Exception):
+    """The worker exited while idle: the request never reached it."""
 
 
 def _pump(stream: IO[bytes], function_id: str, log: LogSink) -> None:
@@ -179,7 +198,7 @@ class _Pool:
 
     def release(self, worker: _Worker | None) -> None:
         with self.lock:
-            if worker is not None and worker.alive() and not self.closed:
+            if worker is not None and not worker.killed and not self.closed:
                 self.idle.append(worker)
             else:
                 self.count -= 1
@@ -222,7 +241,7 @@ class WorkerInvoker:
 
     def invoke(self, function_id: str, event: Any) -> InvocationResult:
         pool = self._pools.get(function_id)
-        request_id = str(uuid.uuid4())
+        request_id = _request_id()
         if pool is None:
             return InvocationResult.failure(
                 function_id,
@@ -234,9 +253,17 @@ class WorkerInvoker:
         try:
             if worker is None:
                 worker = _Worker(pool.function, pool.env, pool.log)
-            result = worker.invoke(event, request_id)
+            try:
+                result = worker.invoke(event, request_id)
+            except _StaleWorker:  # as Lambda does, start a new execution environment for it
+                worker = _Worker(pool.function, pool.env, pool.log)
+                result = worker.invoke(event, request_id)
         except _InitError as exc:
             result = InvocationResult.failure(function_id, request_id, INIT_ERROR, str(exc))
+        except _StaleWorker as exc:
+            result = InvocationResult.failure(
+                function_id, request_id, CRASH_ERROR, f"Runtime exited without providing a reason ({exc})"
+            )
         finally:
             pool.release(worker)
         return result
@@ -244,6 +271,11 @@ class WorkerInvoker:
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
+
+
+def _request_id() -> str:
+    """A version-4 UUID from `random`: uuid4() reads os.urandom, a syscall per invocation."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def worker_environment(function: FunctionRuntime, shared: Mapping[str, str]) -> dict[str, str]:

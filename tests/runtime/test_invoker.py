@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def invoker():
         "Fail": _fn("Fail", "probe.fail"),
         "Sleep": _fn("Sleep", "probe.sleep", timeout=1),
         "Crash": _fn("Crash", "probe.crash"),
+        "ExitSoon": _fn("ExitSoon", "probe.exit_soon", concurrency=1),
         "NotJson": _fn("NotJson", "probe.not_json"),
         "Missing": _fn("Missing", "probe.nope"),
     }
@@ -86,6 +88,17 @@ def test_running_past_timeout_fails_and_the_next_call_works(invoker):
 def test_a_crashing_handler_costs_only_its_worker(invoker):
     assert invoker.invoke("Crash", {}).error_type == CRASH_ERROR
     assert invoker.invoke("Echo", {}).ok
+
+
+def test_an_environment_that_died_while_idle_is_replaced_not_reported(invoker):
+    """The request never reached the dead worker: a fresh one runs it, as Lambda starts a new
+    execution environment; the invocation is not a failure."""
+    first = invoker.invoke("ExitSoon", {})
+    assert first.ok, first
+    time.sleep(0.6)  # the worker exits meanwhile
+    second = invoker.invoke("ExitSoon", {})
+    assert second.ok, second
+    assert second.payload["pid"] != first.payload["pid"]
 
 
 def test_unserializable_response_and_missing_handler_are_errors(invoker):

@@ -198,6 +198,24 @@ def test_partitions_are_processed_concurrently(make_topic, producer, probe, run_
     assert abs(starts[0] - starts[1]) < 0.8
 
 
+def test_a_partition_with_a_full_buffer_does_not_hold_back_the_others(
+    make_topic, producer, probe, run_source
+):
+    """Back-pressure is per partition: while partition 0's first batch is stuck in a slow invocation
+    and its buffer is full (paused), records arriving on partition 1 are fetched and delivered."""
+    topic = make_topic(partitions=2)
+    send(producer, topic, [{"sleep": 4}] + [{"n": i} for i in range(1999)], partition=0)
+    run_source(topic, batch_size=50)
+    wait_until(lambda: probe.events())  # partition 0's sleeping batch has started
+    stuck_since = json.loads(probe.record_file.read_text().splitlines()[0])["at"]
+    send(producer, topic, [{"n": i} for i in range(100)], partition=1)
+    wait_until(lambda: len(delivered(probe, f"{topic}-1")) == 100, timeout=3)
+    p1_done = max(json.loads(line)["at"] for line in probe.record_file.read_text().splitlines()[1:])
+    assert p1_done < stuck_since + 4, "partition 1 waited for partition 0's slow batch"
+    wait_until(lambda: len(delivered(probe, f"{topic}-0")) == 2000)
+    assert [r["offset"] for r in delivered(probe, f"{topic}-0")] == list(range(2000))
+
+
 def test_offsets_are_committed_only_after_success_kill_mid_batch(
     make_topic, producer, probe, run_source, servers
 ):

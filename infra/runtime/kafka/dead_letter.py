@@ -13,7 +13,6 @@ AWS pages also write "RetryAttemptsExhausted") or "RecordAgeExceeded" (unconfirm
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import uuid
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra.runtime.kafka.events import kafka_event
+from infra.runtime.kafka.events import KafkaBatch, batch_rows
 from infra.runtime.retry import FailedRecords
 
 KAFKA_CONDITIONS = {"retries_exhausted": "RetriesExhausted", "record_age_exceeded": "RecordAgeExceeded"}
@@ -129,18 +128,27 @@ def failure_envelope(failed: FailedRecords[Any], function_arn: str, condition: s
 
 
 def kafka_failure_messages(
-    failed: FailedRecords[dict[str, Any]],
+    failed: FailedRecords[Any],
     *,
     source_kind: str,
     bootstrap_servers: str,
     event_source_arn: str | None,
     function_arn: str,
 ) -> list[Message]:
-    """One dead-letter message per failed record, each carrying the one-record event as `payload`."""
+    """One dead-letter message per failed kafka-python ConsumerRecord, each carrying the one-record
+    event as `payload`, published with the record's original key."""
     messages: list[Message] = []
     for record in failed.items:
-        payload = kafka_event(source_kind, bootstrap_servers, event_source_arn, [record])
-        record_time = datetime.fromtimestamp(record["timestamp"] / 1000, UTC)
+        one = KafkaBatch(
+            source_kind,
+            bootstrap_servers,
+            event_source_arn,
+            record.topic,
+            record.partition,
+            batch_rows([record]),
+        )
+        payload = one.to_event()
+        record_time = datetime.fromtimestamp(record.timestamp / 1000, UTC)
         doc = {
             **failure_envelope(failed, function_arn, KAFKA_CONDITIONS[failed.reason]),
             "KafkaBatchInfo": {
@@ -148,12 +156,11 @@ def kafka_failure_messages(
                 "bootstrapServers": bootstrap_servers,
                 "payloadSize": len(json.dumps(payload)),
                 "recordInfo": {
-                    "offset": str(record["offset"]),
+                    "offset": str(record.offset),
                     "timestamp": record_time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 },
             },
             "payload": payload,
         }
-        key = base64.b64decode(record["key"]) if "key" in record else None
-        messages.append((key, doc))
+        messages.append((record.key, doc))
     return messages

@@ -3,19 +3,32 @@
 Choice (unconfirmed): surge delivers one partition per invocation (the format allows several), so a
 batch's retries, partial failures and commits concern exactly one partition. `key` is left out for
 a null key and `value` for a tombstone (unconfirmed; consumers should also accept null).
+
+Why `KafkaBatch` is deferred: building the payload (a dict and two base64 strings per record, then
+JSON) costs about as much as kafka-python's own parsing. Done in the runtime's process it shares one
+interpreter lock with the poll thread and halves throughput, so the source hands the worker process
+raw rows (`batch_rows`, C-speed to extract and to marshal) and the worker builds the payload on its
+own core (`KafkaBatch.to_event`). This module stays free of surge imports: the worker loads it.
 """
 
 from __future__ import annotations
 
 import binascii
 from array import array
-from collections.abc import Iterable
-from itertools import groupby
+from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 _TIMESTAMP_TYPES = ("CREATE_TIME", "LOG_APPEND_TIME")
 _RECORD_OVERHEAD = 160  # JSON field names and numbers of one record, roughly
+
+# One record on the wire: (offset, timestamp, timestamp_type, key, value, headers), taken from a
+# kafka-python ConsumerRecord (topic, partition, leader_epoch, offset, timestamp, timestamp_type, key,
+# value, headers, checksum, serialized_key_size, serialized_value_size, serialized_header_size).
+Row = tuple[int, int, int, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+_ROW_FIELDS = itemgetter(3, 4, 5, 6, 7, 8)
+_KEY_SIZE, _VALUE_SIZE, _HEADER_SIZE = itemgetter(10), itemgetter(11), itemgetter(12)
 
 
 def _b64(data: bytes) -> str:
@@ -27,47 +40,74 @@ def signed_bytes(data: bytes) -> list[int]:
     return array("b", data).tolist()
 
 
-def kafka_record(record: Any) -> dict[str, Any]:
-    """One record of the payload from a kafka-python `ConsumerRecord` (raw bytes key/value)."""
+def batch_rows(records: Sequence[Any]) -> list[Row]:
+    """The wire rows of kafka-python ConsumerRecords (a C-level map: no Python code per record)."""
+    return list(map(_ROW_FIELDS, records))
+
+
+def lambda_record(topic: str, partition: int, row: Row) -> dict[str, Any]:
+    """One record of the Lambda payload."""
+    offset, timestamp, timestamp_type, key, value, headers = row
     out: dict[str, Any] = {
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "timestamp": record.timestamp,
-        "timestampType": _TIMESTAMP_TYPES[record.timestamp_type]
-        if record.timestamp_type in (0, 1)
-        else "CREATE_TIME",
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "timestamp": timestamp,
+        "timestampType": _TIMESTAMP_TYPES[timestamp_type] if timestamp_type in (0, 1) else "CREATE_TIME",
     }
-    if record.key is not None:
-        out["key"] = _b64(record.key)
-    if record.value is not None:
-        out["value"] = _b64(record.value)
-    out["headers"] = [{name: signed_bytes(value or b"")} for name, value in record.headers or ()]
+    if key is not None:
+        out["key"] = _b64(key)
+    if value is not None:
+        out["value"] = _b64(value)
+    out["headers"] = [{name: signed_bytes(data or b"")} for name, data in headers or ()]
     return out
 
 
-def record_payload_size(record: Any) -> int:
-    """Approximate bytes this record adds to the JSON payload (base64 grows data by 4/3; header
-    bytes are written as numbers of up to 4 characters)."""
-    key = max(record.serialized_key_size, 0)
-    value = max(record.serialized_value_size, 0)
-    headers = max(record.serialized_header_size, 0)
-    return (key + value) * 4 // 3 + headers * 4 + _RECORD_OVERHEAD
+def payload_size(records: Sequence[Any]) -> int:
+    """Approximate bytes these ConsumerRecords add to the JSON payload (base64 grows data by 4/3;
+    header bytes are written as numbers of up to 4 characters). A null key or value counts -1 byte:
+    noise next to the per-record overhead, and it keeps this three C-level sums."""
+    data = sum(map(_KEY_SIZE, records)) + sum(map(_VALUE_SIZE, records))
+    headers = max(0, sum(map(_HEADER_SIZE, records)))
+    return data * 4 // 3 + headers * 4 + _RECORD_OVERHEAD * len(records)
 
 
-def kafka_event(
-    source_kind: str,
-    bootstrap_servers: str,
-    event_source_arn: str | None,
-    records: Iterable[dict[str, Any]],
-) -> dict[str, Any]:
-    """The whole payload; records are grouped under "<topic>-<partition>" in the order given."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for (topic, partition), group in groupby(records, key=itemgetter("topic", "partition")):
-        grouped.setdefault(f"{topic}-{partition}", []).extend(group)
-    event: dict[str, Any] = {"eventSource": "aws:kafka" if source_kind == "MSK" else "SelfManagedKafka"}
-    if source_kind == "MSK":
-        event["eventSourceArn"] = event_source_arn
-    event["bootstrapServers"] = bootstrap_servers
-    event["records"] = grouped
-    return event
+@dataclass(frozen=True)
+class KafkaBatch:
+    """One invocation's Kafka event before it is built: the records of one partition as rows."""
+
+    source_kind: str  # "SelfManagedKafka" or "MSK"
+    bootstrap_servers: str
+    event_source_arn: str | None
+    topic: str
+    partition: int
+    rows: list[Row]
+
+    def wire(self) -> tuple[Any, ...]:
+        """Plain values only (marshal-able), rebuilt by `from_wire` in the worker."""
+        return (
+            self.source_kind,
+            self.bootstrap_servers,
+            self.event_source_arn,
+            self.topic,
+            self.partition,
+            self.rows,
+        )
+
+    @classmethod
+    def from_wire(cls, fields: Sequence[Any]) -> KafkaBatch:
+        return cls(*fields)
+
+    def to_event(self) -> dict[str, Any]:
+        """The whole Lambda payload."""
+        event: dict[str, Any] = {
+            "eventSource": "aws:kafka" if self.source_kind == "MSK" else "SelfManagedKafka"
+        }
+        if self.source_kind == "MSK":
+            event["eventSourceArn"] = self.event_source_arn
+        event["bootstrapServers"] = self.bootstrap_servers
+        topic, partition = self.topic, self.partition
+        event["records"] = {
+            f"{topic}-{partition}": [lambda_record(topic, partition, row) for row in self.rows]
+        }
+        return event

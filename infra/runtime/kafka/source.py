@@ -2,9 +2,10 @@
 
 Threads: one poll thread owns the kafka-python consumer (it is not thread-safe): it fetches, buffers
 records per partition, hands closed batches to a worker pool, and applies the workers' outcomes
-(commits). Workers filter, build the payload and run the retry policy (infra/runtime/retry.py),
-blocking on the invoker. One batch per partition is in flight at a time; partitions run concurrently
-(pool size = assigned partitions, at most `max_workers`).
+(commits). Workers filter and run the retry policy (infra/runtime/retry.py), blocking on the
+invoker, and go straight on with their partition's next closed batch; the Lambda payload itself is
+built by the invoker's worker process (events.py says why). One batch per partition is in flight at a
+time; partitions run concurrently (pool size = assigned partitions, at most `max_workers`).
 
 Behaviours (kafka-esm.md sections 1-4; choices where AWS is silent are marked unconfirmed):
 - Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>` (unconfirmed; AWS
@@ -18,10 +19,11 @@ Behaviours (kafka-esm.md sections 1-4; choices where AWS is silent are marked un
 - Offsets are committed (last finished offset + 1, asynchronously; synchronously on stop) only for
   finished records:
   delivered successfully, filtered out, dead-lettered or discarded.
-- Memory stays bounded without pausing partitions (kafka-python 3.0's pause/resume can park
-  fetched data so that a resumed partition never fetches again): while any partition holds more
-  than `_BUFFER_BATCHES` batches (or all together more than that per partition), the poll thread stops
-  fetching and only waits for outcomes until the buffers drain.
+- Memory stays bounded per partition: a partition whose buffer holds `_BUFFER_BATCHES` batches (or
+  as many times 6 MB) is paused until its buffer drains, while the others keep fetching (kafka-python
+  hands out one partition's fetched records at a time, so stopping all fetching for one full partition
+  would run the partitions one after another). When every partition is paused, the poll thread only
+  waits for outcomes. compat.py works around a kafka-python bug that strands resumed partitions.
 - Rebalance: buffered records of revoked partitions are dropped and nothing is committed for them
   any more (their in-flight batch is cancelled after its current invocation); the new owner re-reads
   from the committed offset (at least once).
@@ -51,8 +53,9 @@ from kafka.structs import OffsetAndMetadata
 
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
+from infra.runtime.kafka import compat
 from infra.runtime.kafka.dead_letter import Destination, kafka_failure_messages, open_destination
-from infra.runtime.kafka.events import kafka_event, kafka_record, record_payload_size
+from infra.runtime.kafka.events import KafkaBatch, batch_rows, payload_size
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.template.models import KafkaEventSpec
 
@@ -62,7 +65,7 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _IDLE_POLL_MS = 100
 _MAX_COMMITS_IN_FLIGHT = 2  # kafka-python refuses requests beyond max_in_flight per connection
 _BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
-_BUSY_POLL_MS = 5  # while batches are in flight: come back soon to start the partition's next one
+_BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
 def default_group_id(spec: KafkaEventSpec) -> str:
@@ -78,6 +81,7 @@ class _Partition:
     committed: int | None = None  # acknowledged by the broker
     sent: int | None = None  # last offset handed to commit_async
     hold_until: float = 0.0
+    paused: bool = False  # back-pressure: its buffer is full (see `_apply_backpressure`)
     cancelled: bool = False  # revoked: its in-flight batch must stop and never commit
 
 
@@ -146,7 +150,8 @@ class KafkaEventSource:
         self._commit_lock = threading.Lock()
         self._commit_failed = threading.Event()
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
-        self._busy: set[TopicPartition] = set()
+        self._busy: set[TopicPartition] = set()  # partitions with a batch thread (poll thread only)
+        self._buffers_lock = threading.Lock()  # partition buffers: the poll thread and batch threads
         self._lag: dict[int, dict[str, Any]] = {}
         self._lag_at = 0.0
         self._thread: threading.Thread | None = None
@@ -238,18 +243,21 @@ class KafkaEventSource:
         self._flush_commits()
         now = time.monotonic()
         wait_s = self._dispatch_ready(now)
-        if self._buffers_full():
+        if self._apply_backpressure():
             self._wait_for_outcome(_IDLE_POLL_MS / 1000)
             return
-        if not self._outcomes.empty():
-            timeout_ms = 0
-        elif self._busy:
-            timeout_ms = _BUSY_POLL_MS
-        else:
-            timeout_ms = _IDLE_POLL_MS
+        # While batches are in flight, their outcomes (commits, partitions becoming idle) come often,
+        # and a blocked kafka-python poll cannot be woken by them: poll without blocking, then wait on
+        # the outcomes. Otherwise only new records can bring work: block in poll.
+        busy = bool(self._busy)
+        timeout_ms = 0 if busy else _IDLE_POLL_MS
         if wait_s is not None:
             timeout_ms = min(timeout_ms, max(0, int(wait_s * 1000)))
-        fetched = self._consumer.poll(timeout_ms=timeout_ms)
+        fetched = compat.poll(self._consumer, timeout_ms)
+        if busy and not fetched:
+            self._wait_for_outcome(
+                _BUSY_POLL_MS / 1000 if wait_s is None else min(_BUSY_POLL_MS / 1000, wait_s)
+            )
         moved = self._apply_rebalance()
         if fetched:
             arrived = time.monotonic()
@@ -259,34 +267,46 @@ class KafkaEventSource:
                 # just re-positioned at its committed offset and will fetch them again, in order.
                 if part is None or part.cancelled or tp in moved:
                     continue
-                if not part.buffer:
-                    part.first_at = arrived
-                part.buffer.extend(records)
-                part.buffered_bytes += sum(map(record_payload_size, records))
+                size = payload_size(records)
+                with self._buffers_lock:
+                    if not part.buffer:
+                        part.first_at = arrived
+                    part.buffer.extend(records)
+                    part.buffered_bytes += size
         self._refresh_lag()
 
     def _dispatch_ready(self, now: float) -> float | None:
         """Start a batch for every idle partition whose batch closed; returns the time until the
         next batching window closes (None: no window pending)."""
-        window = self.spec.batching_window_seconds
         next_close: float | None = None
-        for part in self._parts.values():
-            if not part.buffer or part.tp in self._busy or part.hold_until > now:
-                continue
-            full = len(part.buffer) >= self.spec.batch_size or part.buffered_bytes >= MAX_PAYLOAD_BYTES
-            remaining = part.first_at + window - now
-            if full or remaining <= 0:
-                self._submit(part, self._take_batch(part))
-            elif next_close is None or remaining < next_close:
-                next_close = remaining
+        with self._buffers_lock:
+            for part in self._parts.values():
+                if part.tp in self._busy:
+                    continue
+                batch = self._closed_batch(part, now)
+                if batch is not None:
+                    self._submit(part, batch)
+                elif part.buffer and part.hold_until <= now:
+                    remaining = part.first_at + self.spec.batching_window_seconds - now
+                    next_close = remaining if next_close is None else min(next_close, remaining)
         return next_close
+
+    def _closed_batch(self, part: _Partition, now: float) -> list[Any] | None:
+        """Take the partition's next batch if it has closed (BatchSize, 6 MB or the batching window);
+        the caller holds `_buffers_lock`."""
+        if not part.buffer or part.hold_until > now:
+            return None
+        full = len(part.buffer) >= self.spec.batch_size or part.buffered_bytes >= MAX_PAYLOAD_BYTES
+        if full or part.first_at + self.spec.batching_window_seconds <= now:
+            return self._take_batch(part)
+        return None
 
     def _take_batch(self, part: _Partition) -> list[Any]:
         count = min(len(part.buffer), self.spec.batch_size)
         batch = part.buffer[:count]
-        size = sum(map(record_payload_size, batch))
+        size = payload_size(batch)
         while size > MAX_PAYLOAD_BYTES and len(batch) > 1:
-            size -= record_payload_size(batch.pop())
+            size -= payload_size([batch.pop()])
         del part.buffer[: len(batch)]
         part.buffered_bytes = max(0, part.buffered_bytes - size) if part.buffer else 0
         return batch
@@ -303,15 +323,18 @@ class KafkaEventSource:
         self._busy.add(part.tp)
         self._pool.submit(self._process, part, batch)
 
-    def _buffers_full(self) -> bool:
-        """Back-pressure: stop fetching while a partition (or all together) buffers too much."""
+    def _apply_backpressure(self) -> bool:
+        """Pause the partitions whose buffer is full and resume the others; True when all are paused
+        (nothing to fetch: only a finished batch can make room)."""
         limit = self.spec.batch_size * _BUFFER_BATCHES
-        total = 0
         for part in self._parts.values():
-            if len(part.buffer) >= limit or part.buffered_bytes >= _BUFFER_BATCHES * MAX_PAYLOAD_BYTES:
-                return True
-            total += len(part.buffer)
-        return total >= limit * max(1, len(self._parts))
+            full = len(part.buffer) >= limit or part.buffered_bytes >= _BUFFER_BATCHES * MAX_PAYLOAD_BYTES
+            if full and not part.paused:
+                self._consumer.pause(part.tp)
+            elif part.paused and not full:
+                self._consumer.resume(part.tp)
+            part.paused = full
+        return bool(self._parts) and all(part.paused for part in self._parts.values())
 
     def _wait_for_outcome(self, timeout_s: float) -> None:
         if self._outcomes.empty():
@@ -337,8 +360,9 @@ class KafkaEventSource:
             if outcome.offset is not None:
                 commits[part.tp] = outcome.offset
             if outcome.restart_at is not None:
-                part.buffer.clear()
-                part.buffered_bytes = 0
+                with self._buffers_lock:
+                    part.buffer.clear()
+                    part.buffered_bytes = 0
                 part.hold_until = time.monotonic() + self.hold_s
                 self._consumer.seek(part.tp, outcome.restart_at)
         if commits:
@@ -425,7 +449,8 @@ class KafkaEventSource:
                     part = self._parts.pop(tp, None)
                     if part is not None:
                         part.cancelled = True
-                        part.buffer.clear()
+                        with self._buffers_lock:
+                            part.buffer.clear()
                 self._lag = {}
                 continue
             for tp in tps:
@@ -462,6 +487,26 @@ class KafkaEventSource:
     # ---- workers ------------------------------------------------------------------------------
 
     def _process(self, part: _Partition, records: list[Any]) -> None:
+        """Deliver batches of one partition, one after another, while a closed one is waiting: a
+        finished batch starts the next at once, not after a round trip through the poll thread (which
+        may be busy parsing a fetch for milliseconds). Each finished batch is committed."""
+        while True:
+            restart_at = self._deliver(part, records)
+            if restart_at is not None:
+                self._report(_Outcome(part, None, True, restart_at=restart_at))
+                return
+            following = None
+            if not part.cancelled and not self._stop.is_set():
+                with self._buffers_lock:
+                    following = self._closed_batch(part, time.monotonic())
+            self._report(_Outcome(part, records[-1].offset + 1, following is None))
+            if following is None:
+                return
+            records = following
+
+    def _deliver(self, part: _Partition, records: list[Any]) -> int | None:
+        """Run one batch to the end; None when every record is finished, else the offset to re-read
+        from (the batch was cancelled or could not be finished)."""
         batch = _Batch(self, part)
         try:
             if self.filter.active:
@@ -470,24 +515,31 @@ class KafkaEventSource:
                     self.counters.add(filtered=len(records) - len(passed))
             else:
                 passed = records
-            items = [kafka_record(r) for r in passed]
             runner = BatchRunner(self.policy, batch, self.counters, batch.cancelled, self._stop.wait)
-            finished = runner.run(items) if items else True
+            finished = runner.run(passed) if passed else True
         except Exception as exc:
             log.exception("kafka event source %s: batch failed", self.name)
             self.counters.error(type(exc).__name__, str(exc))
             finished = False
         if finished:
-            self._report(_Outcome(part, records[-1].offset + 1, True))
-        else:
-            start = batch.next_offset if batch.next_offset is not None else records[0].offset
-            self._report(_Outcome(part, None, True, restart_at=start))
+            return None
+        return batch.next_offset if batch.next_offset is not None else records[0].offset
 
-    def _invoke(self, items: list[dict[str, Any]]) -> InvocationResult:
-        event = kafka_event(self.spec.source_kind, self.bootstrap_servers, self.spec.event_source_arn, items)
+    def _invoke(self, records: list[Any]) -> InvocationResult:
+        """`records` are kafka-python ConsumerRecords of one partition; the payload is built by the
+        invoker's worker (see events.py for why)."""
+        first = records[0]
+        event = KafkaBatch(
+            self.spec.source_kind,
+            self.bootstrap_servers,
+            self.spec.event_source_arn,
+            first.topic,
+            first.partition,
+            batch_rows(records),
+        )
         return self.invoker.invoke(self.function_id, event)
 
-    def _on_failure(self, failed: FailedRecords[dict[str, Any]]) -> None:
+    def _on_failure(self, failed: FailedRecords[Any]) -> None:
         if self.destination is None:
             self.counters.add(discarded=len(failed.items))
             return
@@ -532,7 +584,7 @@ class KafkaEventSource:
 
 
 class _Batch:
-    """The retry runner's hooks for one batch of one partition."""
+    """The retry runner's hooks for one batch of one partition; items are ConsumerRecords."""
 
     def __init__(self, source: KafkaEventSource, part: _Partition) -> None:
         self.source = source
@@ -543,11 +595,11 @@ class _Batch:
     def cancelled(self) -> bool:
         return self.part.cancelled or self.source._stop.is_set()
 
-    def invoke(self, items: list[dict[str, Any]]) -> InvocationResult:
+    def invoke(self, items: list[Any]) -> InvocationResult:
         return self.source._invoke(items)
 
-    def item_id(self, item: dict[str, Any]) -> int:
-        return int(item["offset"])
+    def item_id(self, item: Any) -> int:
+        return int(item.offset)
 
     def parse_item_identifier(self, identifier: Any) -> int | None:
         if not isinstance(identifier, dict) or identifier.get("partition") != self.label:
@@ -560,14 +612,14 @@ class _Batch:
         except ValueError:
             return None
 
-    def record_time(self, item: dict[str, Any]) -> float:
-        return float(item["timestamp"]) / 1000
+    def record_time(self, item: Any) -> float:
+        return float(item.timestamp) / 1000
 
-    def on_failure(self, failed: FailedRecords[dict[str, Any]]) -> None:
+    def on_failure(self, failed: FailedRecords[Any]) -> None:
         self.source._on_failure(failed)
 
-    def done_through(self, item: dict[str, Any]) -> None:
-        self.next_offset = item["offset"] + 1
+    def done_through(self, item: Any) -> None:
+        self.next_offset = item.offset + 1
         if not self.part.cancelled:
             self.source._report(_Outcome(self.part, self.next_offset, False))
 

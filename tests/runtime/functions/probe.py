@@ -44,3 +44,11 @@ def record(event, context):
         out.write(json.dumps({"at": time.time(), "event": event}) + "\n")
     response = os.environ.get("RECORD_RESPONSE")
     return json.loads(response) if response else None
+
+
+def exit_soon(event, context):
+    """Answer, then let the execution environment die while idle (as a handler's stray thread could)."""
+    import threading
+
+    threading.Timer(0.2, os._exit, args=(4,)).start()
+    return {"pid": os.getpid()}
