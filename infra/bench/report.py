@@ -21,7 +21,7 @@ class Report:
     def add(self, section: str, name: str, value: float, unit: str, note: str = "") -> float:
         figure = Figure(section, name, value, unit, note)
         self.figures.append(figure)
-        print(f"  {section:10} {name:52} {_fmt(value):>12} {unit:10} {note}", flush=True)
+        print(f"  {_line(figure)}", flush=True)
         return value
 
     def ratio(self, section: str, name: str, numerator: float, denominator: float, target: float) -> float:
@@ -30,11 +30,13 @@ class Report:
         return self.add(section, name, value, "x", f"target >= {target:g} ({verdict})")
 
     def table(self) -> str:
-        lines = ["", "surge bench summary", "-" * 100]
-        lines += [
-            f"{f.section:10} {f.name:52} {_fmt(f.value):>12} {f.unit:10} {f.note}" for f in self.figures
-        ]
+        lines = ["", "surge bench summary", "-" * 110]
+        lines += [_line(f) for f in self.figures]
         return "\n".join(lines)
+
+
+def _line(f: Figure) -> str:
+    return f"{f.section:10} {f.name:62} {_fmt(f.value):>12} {f.unit:10} {f.note}"
 
 
 def _fmt(value: float) -> str:
