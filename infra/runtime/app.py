@@ -57,7 +57,7 @@ def function_runtime(spec: FunctionSpec, max_concurrency: int) -> FunctionRuntim
         timeout_s=float(spec.timeout),
         memory_mb=spec.memory_size,
         environment=spec.environment,
-        max_concurrency=max_concurrency,
+        max_concurrency=max(max_concurrency, spec.provisioned_concurrency),
     )
 
 
@@ -99,7 +99,7 @@ class LocalRuntime:
         runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
         invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
         self.invoker = invoker
-        self._warm(invoker, list(runtimes))
+        self._warm(invoker, {fid: max(1, f.provisioned_concurrency) for fid, f in template.functions.items()})
         routes: list[HttpApiEventSpec] = []
         for function in template.functions.values():
             for event in function.events:
@@ -113,11 +113,13 @@ class LocalRuntime:
         for source in self.sources:
             source.start()
 
-    def _warm(self, invoker: WorkerInvoker, function_ids: list[str]) -> None:
-        """One execution environment per function before any event arrives, all at once, so the
-        first surge does not queue behind every function's cold start."""
+    def _warm(self, invoker: WorkerInvoker, environments: Mapping[str, int]) -> None:
+        """Initialize each function's environments before any event arrives, all at once, so the
+        first surge does not queue behind cold starts: its ProvisionedConcurrencyConfig, else one."""
+        function_ids = list(environments)
         with ThreadPoolExecutor(max(1, len(function_ids))) as pool:
-            for function_id, error in zip(function_ids, pool.map(invoker.warm, function_ids), strict=True):
+            errors = pool.map(lambda fid: invoker.warm(fid, environments[fid]), function_ids)
+            for function_id, error in zip(function_ids, errors, strict=True):
                 if error:
                     self.log(function_id, f"init failed: {error}")
 

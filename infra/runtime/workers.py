@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -225,19 +226,27 @@ class WorkerInvoker:
             fid: _Pool(f, worker_environment(f, shared_env or {}), log) for fid, f in functions.items()
         }
 
-    def warm(self, function_id: str) -> str | None:
-        """Start one execution environment ahead of the first event (a provisioned concurrency of 1).
-        Returns the init error, if the handler cannot be imported (invocations will report it too)."""
+    def warm(self, function_id: str, count: int = 1) -> str | None:
+        """Initialize `count` execution environments ahead of the first event (provisioned
+        concurrency), concurrently. Returns an init error, if the handler cannot be imported
+        (invocations will report it too)."""
         pool = self._pools[function_id]
-        worker = pool.acquire()
-        error = None
-        if worker is None:
+        slots = [pool.acquire() for _ in range(min(count, pool.function.max_concurrency))]
+        errors: list[str] = []
+
+        def start(worker: _Worker | None) -> _Worker | None:
+            if worker is not None:
+                return worker  # already initialized
             try:
-                worker = _Worker(pool.function, pool.env, pool.log)
+                return _Worker(pool.function, pool.env, pool.log)
             except _InitError as exc:
-                worker, error = None, str(exc)
-        pool.release(worker)
-        return error
+                errors.append(str(exc))
+                return None
+
+        with ThreadPoolExecutor(len(slots)) as starter:
+            for worker in list(starter.map(start, slots)):
+                pool.release(worker)
+        return errors[0] if errors else None
 
     def invoke(self, function_id: str, event: Any) -> InvocationResult:
         pool = self._pools.get(function_id)

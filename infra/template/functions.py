@@ -65,6 +65,7 @@ def parse_function(
         timeout=props.source("Timeout").int_in("Timeout", SAM_DEFAULT_TIMEOUT, 1, 900),
         memory_size=props.source("MemorySize").int_in("MemorySize", SAM_DEFAULT_MEMORY, 128, 10_240),
         environment={**_variables(props.globals), **_variables(props.function)},
+        provisioned_concurrency=_provisioned_concurrency(props),
         # Events are passed raw: each event resolves only the properties the local runtime reads.
         events=parse_events(logical_id, props.function.raw.get("Events"), resolver, bootstrap_fallback),
     )
@@ -84,6 +85,26 @@ def _code_dir(props: _WithGlobals, root: Path) -> Path:
             f"(at {where})"
         )
     return (root / value).resolve()
+
+
+def _provisioned_concurrency(props: _WithGlobals) -> int:
+    """`ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions`; SAM applies it to the alias
+    that AutoPublishAlias publishes, and rejects it without one, so do we."""
+    source = props.source("ProvisionedConcurrencyConfig")
+    if not source.has("ProvisionedConcurrencyConfig"):
+        return 0
+    if not props.source("AutoPublishAlias").has("AutoPublishAlias"):
+        raise TemplateError(
+            "ProvisionedConcurrencyConfig needs AutoPublishAlias (SAM provisions the published alias) "
+            f"(at {source.at('ProvisionedConcurrencyConfig')})"
+        )
+    config = source.sub("ProvisionedConcurrencyConfig")
+    config.reject_unknown({"ProvisionedConcurrentExecutions"}, "ProvisionedConcurrencyConfig")
+    if not config.has("ProvisionedConcurrentExecutions"):
+        raise TemplateError(
+            f"ProvisionedConcurrentExecutions is required (at {source.at('ProvisionedConcurrencyConfig')})"
+        )
+    return config.int_in("ProvisionedConcurrentExecutions", 1, 1, 10_000)
 
 
 def _variables(props: Props) -> dict[str, str]:

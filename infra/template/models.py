@@ -95,6 +95,7 @@ class FunctionSpec:
     memory_size: int = 128
     environment: dict[str, str] = field(default_factory=dict)
     events: list[EventSpec] = field(default_factory=list)
+    provisioned_concurrency: int = 0  # ProvisionedConcurrencyConfig: environments kept initialized
 
 
 @dataclass(frozen=True)

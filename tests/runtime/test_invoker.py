@@ -101,6 +101,18 @@ def test_an_environment_that_died_while_idle_is_replaced_not_reported(invoker):
     assert second.payload["pid"] != first.payload["pid"]
 
 
+def test_warm_initializes_the_provisioned_environments_at_once(invoker):
+    """Provisioned concurrency: N environments are initialized before the first event, so N
+    concurrent invocations find them warm (distinct, already running processes)."""
+    assert invoker.warm("Echo", 3) is None
+    warmed = {worker.process.pid for worker in invoker._pools["Echo"].idle}
+    assert len(warmed) == 3
+    with ThreadPoolExecutor(3) as pool:
+        pids = set(pool.map(lambda _: invoker.invoke("Echo", {}).payload["pid"], range(3)))
+    assert pids <= warmed
+    assert "nope" in (invoker.warm("Missing", 2) or "")
+
+
 def test_unserializable_response_and_missing_handler_are_errors(invoker):
     assert invoker.invoke("NotJson", {}).error_type == MARSHAL_ERROR
     missing = invoker.invoke("Missing", {})

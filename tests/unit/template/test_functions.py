@@ -66,3 +66,28 @@ def test_missing_handler_and_bad_ranges(load_error: Callable[..., str]) -> None:
 def test_environment_values_must_be_scalars(load_error: Callable[..., str]) -> None:
     message = load_error(with_function("Environment: {Variables: {BAD: [1, 2]}}"))
     assert "environment variable BAD" in message
+
+
+def test_provisioned_concurrency_is_read_with_its_alias(load_text: LoadText) -> None:
+    tpl = load_text(
+        with_function(
+            "AutoPublishAlias: live\nProvisionedConcurrencyConfig:\n  ProvisionedConcurrentExecutions: 4\n"
+        )
+    )
+    assert tpl.functions["Fn"].provisioned_concurrency == 4
+    assert load_text(with_function()).functions["Fn"].provisioned_concurrency == 0
+
+
+def test_provisioned_concurrency_without_alias_or_count_is_an_error(load_error: Callable[..., str]) -> None:
+    message = load_error(
+        with_function("ProvisionedConcurrencyConfig:\n  ProvisionedConcurrentExecutions: 4\n")
+    )
+    assert "AutoPublishAlias" in message and "ProvisionedConcurrencyConfig" in message
+    message = load_error(with_function("AutoPublishAlias: live\nProvisionedConcurrencyConfig: {}\n"))
+    assert "ProvisionedConcurrentExecutions is required" in message
+    message = load_error(
+        with_function(
+            "AutoPublishAlias: live\nProvisionedConcurrencyConfig:\n  ProvisionedConcurrentExecutions: 0\n"
+        )
+    )
+    assert "ProvisionedConcurrentExecutions" in message
