@@ -120,10 +120,16 @@ class IssuerRepository:
         self._table = table_name
 
     def read_group_state(
-        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str]
+        self,
+        coupon_id: str,
+        request_ids: Sequence[UUID],
+        user_ids: Sequence[str],
+        *,
+        read_outcomes: bool = True,
     ) -> GroupState:
         keys = [coupon_key(coupon_id)]
-        keys += [outcome_key(request_id) for request_id in request_ids]
+        if read_outcomes:
+            keys += [outcome_key(request_id) for request_id in request_ids]
         keys += [issued_key(coupon_id, user_id) for user_id in user_ids]
         state = GroupState(coupon=None)
         for item in batch_get(self._client, self._table, keys, projection=_READ_PROJECTION):
@@ -134,6 +140,7 @@ class IssuerRepository:
                 state.decided.add(UUID(item["requestId"]["S"]))
             else:
                 state.holders.add(item["userId"]["S"])
+                state.decided.add(UUID(item["requestId"]["S"]))  # the request that issued it
         return state
 
     def write_allocation(

@@ -119,7 +119,13 @@ class IssuerService:
         request_ids = list(dict.fromkeys(r.requestId for r in group.requests))
         user_ids = list(dict.fromkeys(r.userId for r in group.requests))
         for attempt in range(self._max_attempts):
-            state = self._store.read_group_state(group.coupon_id, request_ids, user_ids)
+            # First attempt: skip reading the requests' outcome rows (half the keys). A request that
+            # was already decided (a redelivery) is then decided again, but its outcome write is
+            # conditional and cancels its chunk, and the next attempt reads everything. Issued
+            # requests are known anyway, from the holders' rows.
+            state = self._store.read_group_state(
+                group.coupon_id, request_ids, user_ids, read_outcomes=attempt > 0
+            )
             allocation = allocate(group.coupon_id, state.coupon, group.requests, state.holders, state.decided)
             if not allocation.has_writes:
                 result.already_decided += len(allocation.already_decided)

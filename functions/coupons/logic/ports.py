@@ -33,8 +33,16 @@ class CouponStore(Protocol):
 
 class IssuerStore(Protocol):
     def read_group_state(
-        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str]
-    ) -> GroupState: ...
+        self,
+        coupon_id: str,
+        request_ids: Sequence[UUID],
+        user_ids: Sequence[str],
+        *,
+        read_outcomes: bool = True,
+    ) -> GroupState:
+        """The coupon, the users among `user_ids` who hold it, and the decided requests: those
+        issued (from the holders' rows) and, with `read_outcomes`, those with an outcome row."""
+        ...
 
     def write_allocation(
         self, allocation: Allocation, coupon: CouponItem | None, processed_at: datetime

@@ -76,6 +76,21 @@ def test_same_batch_twice_changes_nothing(ddb, issuer_service):
     assert after.issued_quantity == before.issued_quantity == {"c1": 2}
 
 
+def test_a_decided_request_is_never_decided_again_even_when_the_answer_would_change(ddb, issuer_service):
+    """Rejected COUPON_NOT_FOUND, then the coupon is created, then the record is delivered again: the
+    first attempt skips reading outcome rows and would now issue it, but its conditional outcome write
+    cancels the transaction, and the re-read keeps the first decision; the stock goes to the new one."""
+    early = issue("c1", "u-early")
+    assert invoke(event_for([early])) == []
+    assert statuses(ddb)[str(early.requestId)] == ("REJECTED", "COUPON_NOT_FOUND")
+    make_coupon(ddb, total=1)
+    late = issue("c1", "u-late")
+    assert invoke(event_for([early, late])) == []
+    summary = assert_invariants(ddb, TABLE, [early.requestId, late.requestId])
+    assert statuses(ddb)[str(early.requestId)] == ("REJECTED", "COUPON_NOT_FOUND")
+    assert summary.issued_users["c1"] == {"u-late"}
+
+
 def test_user_asking_twice_gets_one_coupon(ddb, issuer_service):
     make_coupon(ddb, total=5)
     first, second = issue("c1", "alice"), issue("c1", "alice", seconds=1)
@@ -183,9 +198,9 @@ class Interleaved(IssuerRepository):
         self.reads = 0
 
     def read_group_state(
-        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str]
+        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str], **kwargs
     ) -> GroupState:
-        state = super().read_group_state(coupon_id, request_ids, user_ids)
+        state = super().read_group_state(coupon_id, request_ids, user_ids, **kwargs)
         self.reads += 1
         if self.reads == 1:
             self.run_other()
@@ -222,10 +237,10 @@ def test_unexpected_error_in_one_group_does_not_fail_others(ddb, publisher):
     make_coupon(ddb, "bad", total=5)
 
     class Broken(IssuerRepository):
-        def read_group_state(self, coupon_id, request_ids, user_ids):
+        def read_group_state(self, coupon_id, request_ids, user_ids, **kwargs):
             if coupon_id == "bad":
                 raise RuntimeError("boom")
-            return super().read_group_state(coupon_id, request_ids, user_ids)
+            return super().read_group_state(coupon_id, request_ids, user_ids, **kwargs)
 
     issuer.set_service(IssuerService(Broken(ddb, TABLE), publisher, DLT_TOPIC))
     try:
@@ -243,8 +258,8 @@ def test_persistent_conflicts_become_item_failures(ddb, publisher):
     make_coupon(ddb, total=5)
 
     class AlwaysRacing(IssuerRepository):
-        def read_group_state(self, coupon_id, request_ids, user_ids):
-            state = super().read_group_state(coupon_id, request_ids, user_ids)
+        def read_group_state(self, coupon_id, request_ids, user_ids, **kwargs):
+            state = super().read_group_state(coupon_id, request_ids, user_ids, **kwargs)
             # Someone else keeps issuing to a new user between our read and our write.
             self._client.update_item(
                 TableName=TABLE,
