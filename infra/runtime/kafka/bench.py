@@ -45,14 +45,22 @@ def measure_kafka_runtime_rate(
         admin.create_topics([NewTopic(topic, partitions, 1)])
         progress(f"writing {records:,} records to a {partitions}-partition topic")
         _fill(bootstrap_servers, topic, records)
-        raw_rates, runtime_rates = [], []
+        raw_rates: list[float] = []
+        runtime_rates: list[float] = []
+        stalled = 0
         for round_no in range(1, rounds + 1):
-            raw_rates.append(_raw_consumer_rate(bootstrap_servers, topic, records))
-            runtime_rates.append(_runtime_rate(bootstrap_servers, topic, records, partitions, batch_size))
-            progress(
-                f"round {round_no}/{rounds}: plain consumer {raw_rates[-1]:,.0f}/s, "
-                f"runtime {runtime_rates[-1]:,.0f}/s"
-            )
+            try:
+                raw = _raw_consumer_rate(bootstrap_servers, topic, records)
+                runtime = _runtime_rate(bootstrap_servers, topic, records, partitions, batch_size)
+            except RoundStalled as exc:
+                stalled += 1
+                progress(f"round {round_no}/{rounds}: STALLED, not counted ({exc})")
+                continue
+            raw_rates.append(raw)
+            runtime_rates.append(runtime)
+            progress(f"round {round_no}/{rounds}: plain consumer {raw:,.0f}/s, runtime {runtime:,.0f}/s")
+        if not raw_rates:
+            raise RoundStalled(f"all {rounds} rounds stalled")
         raw_rate, runtime_rate = statistics.median(raw_rates), statistics.median(runtime_rates)
     finally:
         try:
@@ -63,11 +71,36 @@ def measure_kafka_runtime_rate(
         "records": records,
         "partitions": partitions,
         "batch_size": batch_size,
-        "rounds": rounds,
+        "rounds": len(raw_rates),
+        "stalled_rounds": stalled,
         "raw_consumer_records_per_s": round(raw_rate),
         "runtime_records_per_s": round(runtime_rate),
         "ratio": round(runtime_rate / raw_rate, 3),
     }
+
+
+class RoundStalled(Exception):
+    """A consumer made no progress for `_STALL_S` (seen once: kafka-python looking for the group
+    coordinator forever at start-up); the round is reported and not counted, never waited on forever."""
+
+
+_STALL_S = 60.0
+
+
+class _Progress:
+    """Raises RoundStalled when `count` has not moved for `_STALL_S`."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.count = -1
+        self.moved_at = time.monotonic()
+
+    def check(self, count: int) -> None:
+        now = time.monotonic()
+        if count != self.count:
+            self.count, self.moved_at = count, now
+        elif now - self.moved_at > _STALL_S:
+            raise RoundStalled(f"{self.what}: stuck at {count:,} records for {_STALL_S:.0f} s")
 
 
 def _fill(servers: str, topic: str, records: int) -> None:
@@ -88,8 +121,10 @@ def _raw_consumer_rate(servers: str, topic: str, records: int) -> float:
     )
     seen = 0
     started, first = 0.0, 0
+    watch = _Progress("plain consumer")
     try:
         while seen < records:
+            watch.check(seen)
             batch = consumer.poll(timeout_ms=1000)
             seen += sum(len(v) for v in batch.values())
             if not first and seen:
@@ -119,16 +154,20 @@ def _runtime_rate(servers: str, topic: str, records: int, partitions: int, batch
         source = KafkaEventSource(spec, invoker, function_id="Noop", dead_letter_dir=Path(tmp))
         try:
             source.start()
-            while not source.ready():
-                time.sleep(0.01)
-            while not source.counters.records:
+            watch = _Progress("runtime")
+            while not source.ready() or not source.counters.records:
+                watch.check(0)
                 time.sleep(0.001)
             started, first = time.monotonic(), source.counters.records
             while source.counters.records < records:
+                watch.check(source.counters.records)
                 time.sleep(0.01)
             # the last commits land right after the last invocations; wait for them too
             tps = [TopicPartition(topic, p) for p in range(partitions)]
-            while sum(source._parts[tp].committed or 0 for tp in tps if tp in source._parts) < records:
+            while (
+                committed := sum(source._parts[tp].committed or 0 for tp in tps if tp in source._parts)
+            ) < records:
+                watch.check(records + committed)
                 time.sleep(0.01)
             return (records - first) / (time.monotonic() - started)
         finally:
