@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
@@ -65,6 +66,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _IDLE_POLL_MS = 100
 _MAX_COMMITS_IN_FLIGHT = 2  # kafka-python refuses requests beyond max_in_flight per connection
 _BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
+_METADATA_WAIT_S = 10.0  # for the topic's partitions before joining the group (see _await_topic_leaders)
+_EMPTY_REJOIN_S = 3.0
+_MAX_EMPTY_REJOINS = 5
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
@@ -152,6 +156,8 @@ class KafkaEventSource:
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
         self._busy: set[TopicPartition] = set()  # partitions with a batch thread (poll thread only)
         self._buffers_lock = threading.Lock()  # partition buffers: the poll thread and batch threads
+        self._empty_since: float | None = None  # joined with no partitions since (poll thread)
+        self._empty_rejoins = 0
         self._lag: dict[int, dict[str, Any]] = {}
         self._lag_at = 0.0
         self._thread: threading.Thread | None = None
@@ -234,9 +240,36 @@ class KafkaEventSource:
             # surge, keeps that cheap; pure Python would cost ~30% of the poll thread.
         }
         config.update(self.consumer_config)
+        self._await_topic_leaders()
         consumer = KafkaConsumer(**config)
         consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
         return consumer
+
+    def _await_topic_leaders(self) -> None:
+        """Wait until the broker serves the topic's partitions before joining the group, so the group
+        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic still
+        without partitions after `_METADATA_WAIT_S` is joined anyway, and said in status."""
+        deadline = time.monotonic() + _METADATA_WAIT_S
+        while not self._stop.is_set() and not self._topic_has_leaders():
+            if time.monotonic() >= deadline:
+                self.counters.error(
+                    "UnknownTopic", f"topic {self.spec.topic} has no partitions with a leader"
+                )
+                return
+            self._stop.wait(0.1)
+
+    def _topic_has_leaders(self) -> bool:
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, **_admin_config(self.consumer_config)
+        )
+        try:
+            (topic,) = admin.describe_topics([self.spec.topic])
+        finally:
+            admin.close()
+        partitions = topic.get("partitions") or []
+        return (
+            topic.get("error_code") == 0 and bool(partitions) and all(p["leader_id"] >= 0 for p in partitions)
+        )
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
@@ -274,6 +307,7 @@ class KafkaEventSource:
                     part.buffer.extend(records)
                     part.buffered_bytes += size
         self._refresh_lag()
+        self._heal_empty_assignment()
 
     def _dispatch_ready(self, now: float) -> float | None:
         """Start a batch for every idle partition whose batch closed; returns the time until the
@@ -460,7 +494,28 @@ class KafkaEventSource:
                 self._position(tp, part.committed)
                 self._parts[tp] = part
             self._ready.set()  # the group is joined (even an empty assignment is a working member)
+            self._empty_since = None if tps else (self._empty_since or time.monotonic())
         return moved
+
+    def _heal_empty_assignment(self) -> None:
+        """Rejoin when this member has had no partitions for `_EMPTY_REJOIN_S` while the topic has
+        some. Seen with kafka-python 3.0.12: a leader that assigned before its metadata had the
+        topic's partitions assigns nothing and never rejoins. A member of a group with more members
+        than partitions is idle by right; it rejoins at most `_MAX_EMPTY_REJOINS` times, harmlessly."""
+        since = self._empty_since
+        if (
+            since is None
+            or time.monotonic() - since < _EMPTY_REJOIN_S
+            or self._empty_rejoins >= _MAX_EMPTY_REJOINS
+        ):
+            return
+        self._empty_since = time.monotonic()
+        if not self._topic_has_leaders():
+            return
+        self._empty_rejoins += 1
+        self.counters.error("EmptyAssignment", f"no partitions assigned; rejoining ({self._empty_rejoins})")
+        self._consumer.unsubscribe()
+        self._consumer.subscribe([self.spec.topic], listener=_Listener(self, self._consumer))
 
     def _position(self, tp: TopicPartition, committed: int | None) -> None:
         """Start a newly assigned partition at the group's committed offset. kafka-python keeps its
@@ -642,6 +697,18 @@ class _Listener(ConsumerRebalanceListener):
         if self.source.spec.starting_position == "AT_TIMESTAMP" and assigned:
             self.consumer.pause(*assigned)
         self.source._rebalances.append(("assigned", list(assigned)))
+
+
+def _admin_config(consumer_config: dict[str, Any]) -> dict[str, Any]:
+    """The connection settings (security, SASL, SSL) the consumer uses, for the admin client."""
+    keys = (
+        "security_protocol",
+        "sasl_mechanism",
+        "sasl_plain_username",
+        "sasl_plain_password",
+        "ssl_context",
+    )
+    return {key: consumer_config[key] for key in keys if key in consumer_config}
 
 
 def _offset(committed: Any) -> int | None:
