@@ -386,6 +386,31 @@ def test_unsupported_filter_operator_is_a_start_up_error(make_topic, probe, run_
         run_source(make_topic(), start=False, filter_patterns=[{"value": {"ip": [{"cidr": "10.0.0.0/8"}]}}])
 
 
+def test_an_idle_member_rejoins_a_bounded_number_of_times_and_nothing_is_lost(
+    make_topic, producer, probe, run_source, monkeypatch
+):
+    """A member left without partitions rejoins (a leader that lacked the topic's metadata may have
+    assigned nothing); in a group with more members than partitions that costs a few rebalances, never
+    a record, and stops after the limit."""
+    monkeypatch.setattr("infra.runtime.kafka.source._EMPTY_REJOIN_S", 0.5)
+    monkeypatch.setattr("infra.runtime.kafka.source._MAX_EMPTY_REJOINS", 2)
+    topic = make_topic(partitions=1)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    first = run_source(topic, consumer_group_id=group)
+    second = run_source(topic, consumer_group_id=group)
+    sent = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (first._empty_rejoins + second._empty_rejoins >= 2):
+        send(producer, topic, [{"n": sent}])
+        sent += 1
+        time.sleep(0.1)
+    assert first._empty_rejoins + second._empty_rejoins >= 2, "the idle member never rejoined"
+    time.sleep(2)  # past the limit: no more rejoins
+    assert max(first._empty_rejoins, second._empty_rejoins) <= 2
+    send(producer, topic, [{"n": n} for n in range(sent, sent + 20)])
+    wait_until(lambda: {v["n"] for v in values_of(delivered(probe))} >= set(range(sent + 20)))
+
+
 def test_restart_resumes_from_committed_group_offsets(make_topic, producer, probe, run_source, servers):
     topic = make_topic()
     send(producer, topic, [{"n": i} for i in range(3)])
