@@ -11,6 +11,7 @@ from pathlib import Path
 from common.config import Endpoints
 from infra.bench.report import Report
 from infra.bench.stack_bench import start_detached_stack, stop_detached_stack
+from infra.signals import exit_on_sigterm
 
 Section = Callable[[Endpoints, Report, argparse.Namespace], None]
 
@@ -31,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    exit_on_sigterm()  # a `kill` must still stop the detached stack below (it outlives this process)
     report = Report()
     print("surge bench (figures are printed, not asserted)", flush=True)
     with tempfile.TemporaryDirectory(prefix="surge-bench-") as tmp:

@@ -113,3 +113,33 @@ def test_a_port_in_use_is_named_in_the_error(tmp_path: Path):
 def test_commands_without_a_running_stack_say_so(tmp_path: Path, command: str):
     result = _surge(tmp_path, "stack", command)
     assert "not running" in (result.stdout + result.stderr)
+
+
+def test_a_killed_bench_stops_the_detached_stack_it_started(tmp_path: Path):
+    """`surge bench` runs a detached stack, which outlives its parent by design; a `kill` of the bench
+    must still stop it (its temporary state dir lives under TMPDIR, here tmp_path)."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "bench", "--only", "runtime", "--scale", "0.05"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert bench.stdout is not None
+        for line in bench.stdout:
+            if line.startswith("[runtime]"):
+                break
+        assert len(_java_pids_of(tmp_path)) == 2, "the bench's stack is not up"
+        bench.send_signal(signal.SIGTERM)
+        bench.wait(timeout=120)
+        deadline = time.monotonic() + 30
+        while _java_pids_of(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _java_pids_of(tmp_path) == [], "the killed bench left its stack running"
+    finally:
+        bench.kill()
+        for pid in _java_pids_of(tmp_path):
+            os.kill(pid, signal.SIGKILL)
