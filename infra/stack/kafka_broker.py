@@ -147,7 +147,16 @@ class KafkaBroker:
         if not (logs / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             run_checked(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)],
+                # `--cluster-id=ID`, not `-t ID`: a base64url id starts with "-" one time in 64, and
+                # the tool's argument parser then takes it for an option ("expected one argument").
+                [
+                    *jvm,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(properties),
+                ],
                 "formatting Kafka storage",
             )
         process = ManagedProcess("Kafka", [*jvm, "kafka.Kafka", str(properties)], log_path)

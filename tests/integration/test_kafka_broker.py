@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -88,3 +90,17 @@ def test_temporary_data_is_removed_on_stop(tmp_path: Path):
     assert data.exists()
     broker.stop()
     assert not data.exists()
+
+
+def test_a_cluster_id_starting_with_a_dash_formats_and_starts(tmp_path: Path, monkeypatch):
+    """Kafka cluster ids are base64url; one in 64 starts with "-", which once failed a CI run."""
+    dash_id = base64.urlsafe_b64encode(b"\xf8" + uuid.uuid4().bytes[1:]).decode().rstrip("=")
+    assert dash_id.startswith("-")
+    monkeypatch.setattr("infra.stack.kafka_broker._kafka_cluster_id", lambda: dash_id)
+    broker = KafkaBroker.start(log_dir=tmp_path / "logs")
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+        admin.create_topics([NewTopic("after-dash", 1, 1)])
+        admin.close()
+    finally:
+        broker.stop()
