@@ -80,8 +80,9 @@ def measure_kafka_runtime_rate(
 
 
 class RoundStalled(Exception):
-    """A consumer made no progress for `_STALL_S` (seen once: kafka-python looking for the group
-    coordinator forever at start-up); the round is reported and not counted, never waited on forever."""
+    """A consumer made no progress for `_STALL_S` (seen once, before the source rejoined an empty
+    assignment: joined its group, never fetched); the round is reported and not counted, never waited
+    on forever."""
 
 
 _STALL_S = 60.0
