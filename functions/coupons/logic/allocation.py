@@ -6,7 +6,7 @@ the table still matches what was read (conditions), otherwise the caller re-read
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from uuid import UUID
 
 from coupons.models.decisions import Allocation, Rejection
@@ -28,24 +28,27 @@ def allocate(
     coupon_id: str,
     coupon: CouponItem | None,
     requests: Sequence[IssueRequested],
-    holders: Set[str],
-    decided: Set[UUID],
+    holders: Mapping[str, UUID],
+    reported: Set[UUID],
 ) -> Allocation:
     """Decide every not-yet-decided request of one coupon.
 
-    coupon: the coupon as read (None = does not exist); holders: users that already hold it;
-    decided: request ids that already have an outcome row (redelivery, or a racing consumer won).
-    A requestId seen twice in `requests` is decided once.
+    coupon: the coupon as read (None = does not exist); holders: users that already hold it, with
+    the request that issued it; reported: request ids that already have an outcome row (redelivery,
+    or a racing consumer won). A requestId seen twice in `requests` is decided once.
     """
     allocation = Allocation(coupon_id)
     remaining = coupon.remaining_quantity if coupon else 0
     taken = set(holders)
     seen: set[UUID] = set()
     for request in requests:
-        if request.requestId in decided or request.requestId in seen:
+        if request.requestId in reported or request.requestId in seen:
             allocation.already_decided.append(request)
             continue
         seen.add(request.requestId)
+        if holders.get(request.userId) == request.requestId:
+            allocation.unreported.append(request)  # issued before, its outcome row never written
+            continue
         reason = _rejection_reason(coupon, request, taken, remaining)
         if reason is not None:
             allocation.rejected.append(Rejection(request, reason))

@@ -1,7 +1,8 @@
 """Issuer orchestration: decode a Kafka batch, dead-letter poison records, settle each coupon group.
 
-Correctness never relies on one consumer per partition: every write is conditional, and a cancelled
-transaction means "the table moved under us", answered by re-reading and deciding again.
+Correctness never relies on one consumer per partition: issues are conditional transactions, a
+cancelled one means "the table moved under us", answered by re-reading and deciding again, and only
+final verdicts are reported (see coupons.dal.issuer_repo for why that makes plain outcome puts safe).
 """
 
 from __future__ import annotations
@@ -119,14 +120,10 @@ class IssuerService:
         request_ids = list(dict.fromkeys(r.requestId for r in group.requests))
         user_ids = list(dict.fromkeys(r.userId for r in group.requests))
         for attempt in range(self._max_attempts):
-            # First attempt: skip reading the requests' outcome rows (half the keys). A request that
-            # was already decided (a redelivery) is then decided again, but its outcome write is
-            # conditional and cancels its chunk, and the next attempt reads everything. Issued
-            # requests are known anyway, from the holders' rows.
-            state = self._store.read_group_state(
-                group.coupon_id, request_ids, user_ids, read_outcomes=attempt > 0
+            state = self._store.read_group_state(group.coupon_id, request_ids, user_ids)
+            allocation = allocate(
+                group.coupon_id, state.coupon, group.requests, state.holders, state.reported
             )
-            allocation = allocate(group.coupon_id, state.coupon, group.requests, state.holders, state.decided)
             if not allocation.has_writes:
                 result.already_decided += len(allocation.already_decided)
                 return
@@ -155,4 +152,4 @@ def _backoff(attempt: int) -> float:
 def _count(allocation: Allocation, result: BatchResult) -> None:
     result.issued += len(allocation.issued)
     result.rejected.update(rejection.reason.value for rejection in allocation.rejected)
-    result.already_decided += len(allocation.already_decided)
+    result.already_decided += len(allocation.already_decided) + len(allocation.unreported)

@@ -33,22 +33,18 @@ class CouponStore(Protocol):
 
 class IssuerStore(Protocol):
     def read_group_state(
-        self,
-        coupon_id: str,
-        request_ids: Sequence[UUID],
-        user_ids: Sequence[str],
-        *,
-        read_outcomes: bool = True,
+        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str]
     ) -> GroupState:
-        """The coupon, the users among `user_ids` who hold it, and the decided requests: those
-        issued (from the holders' rows) and, with `read_outcomes`, those with an outcome row."""
+        """The coupon, then the users among `user_ids` who hold it (with the request that issued
+        it) and the requests among `request_ids` that have an outcome row."""
         ...
 
     def write_allocation(
         self, allocation: Allocation, coupon: CouponItem | None, processed_at: datetime
     ) -> int:
-        """Persist the decision (chunked transactions); return the number of transactions.
+        """Persist the decision: issue in chunked transactions, then write the outcome rows; return
+        the number of transactions.
 
-        Raise WriteRejected when a chunk is cancelled (earlier chunks stay committed).
+        Raise WriteRejected when a transaction is cancelled (earlier ones stay committed).
         """
         ...

@@ -12,11 +12,11 @@ from coupons.models.types import RejectReason
 
 @dataclass
 class GroupState:
-    """A consistent-read snapshot of what one coupon group's decision depends on."""
+    """What one coupon group's decision depends on, read coupon first (see IssuerRepository)."""
 
     coupon: CouponItem | None
-    decided: set[UUID] = field(default_factory=set)
-    holders: set[str] = field(default_factory=set)
+    holders: dict[str, UUID] = field(default_factory=dict)  # userId -> the request that issued it
+    reported: set[UUID] = field(default_factory=set)  # requests that have an outcome row
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,10 @@ class Allocation:
     coupon_id: str
     issued: list[IssueRequested] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    # Issued by an earlier attempt that stopped before writing the outcome row: only the row is owed.
+    unreported: list[IssueRequested] = field(default_factory=list)
     already_decided: list[IssueRequested] = field(default_factory=list)
 
     @property
     def has_writes(self) -> bool:
-        return bool(self.issued or self.rejected)
+        return bool(self.issued or self.rejected or self.unreported)

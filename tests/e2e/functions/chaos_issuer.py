@@ -1,6 +1,7 @@
-"""The real coupon issuer, made to fail at random right after a committed transaction: sometimes the
-worker dies on the spot (a crash mid-batch), sometimes the handler raises (a failed invocation).
-Either way some of the batch is written and the rest is not, and the batch comes back."""
+"""The real coupon issuer, made to fail at random right after a write went through (an issue
+transaction or a batch of outcome puts): sometimes the worker dies on the spot (a crash mid-batch),
+sometimes the handler raises (a failed invocation). Either way some of the batch is written and the
+rest is not, and the batch comes back."""
 
 from __future__ import annotations
 
@@ -19,18 +20,36 @@ CRASH_RATE = float(os.environ.get("CHAOS_CRASH_RATE", "0.1"))
 RAISE_RATE = float(os.environ.get("CHAOS_RAISE_RATE", "0.2"))
 
 
-class ChaosRepository(IssuerRepository):
-    def transact(self, actions: Any, kinds: Any) -> None:
-        super().transact(actions, kinds)
-        roll = random.random()
-        if roll < CRASH_RATE:
-            os._exit(17)
-        if roll < CRASH_RATE + RAISE_RATE:
-            raise RuntimeError("chaos: failing after a committed transaction")
+def _maybe_fail() -> None:
+    roll = random.random()
+    if roll < CRASH_RATE:
+        os._exit(17)
+    if roll < CRASH_RATE + RAISE_RATE:
+        raise RuntimeError("chaos: failing after a committed write")
+
+
+class ChaosClient:
+    """The DynamoDB client, failing at random after each write call succeeded."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request: Any) -> Any:
+        response = self._client.transact_write_items(**request)
+        _maybe_fail()
+        return response
+
+    def batch_write_item(self, **request: Any) -> Any:
+        response = self._client.batch_write_item(**request)
+        _maybe_fail()
+        return response
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if issuer._service is None:
-        repository = ChaosRepository(dynamodb_client(), settings.table_name())
+        repository = IssuerRepository(ChaosClient(dynamodb_client()), settings.table_name())  # type: ignore[arg-type]
         issuer.set_service(IssuerService(repository, default_publisher(), settings.dlt_topic()))
     return issuer.lambda_handler(event, context)

@@ -77,9 +77,9 @@ def test_same_batch_twice_changes_nothing(ddb, issuer_service):
 
 
 def test_a_decided_request_is_never_decided_again_even_when_the_answer_would_change(ddb, issuer_service):
-    """Rejected COUPON_NOT_FOUND, then the coupon is created, then the record is delivered again: the
-    first attempt skips reading outcome rows and would now issue it, but its conditional outcome write
-    cancels the transaction, and the re-read keeps the first decision; the stock goes to the new one."""
+    """Rejected COUPON_NOT_FOUND, then the coupon is created, then the record is delivered again: it
+    would now be issued, but its outcome row is read and it keeps its first verdict; the stock goes
+    to the new request."""
     early = issue("c1", "u-early")
     assert invoke(event_for([early])) == []
     assert statuses(ddb)[str(early.requestId)] == ("REJECTED", "COUPON_NOT_FOUND")
@@ -158,35 +158,52 @@ def test_failing_dlt_publish_reports_the_record(ddb, issuer_service, publisher: 
     assert set(statuses(ddb)) == {str(r.requestId) for r in good}
 
 
-class CrashAfter(IssuerRepository):
-    """Simulates the function dying after `allowed` committed transactions."""
+class CrashingClient:
+    """The function dies after `allowed` write calls (transactions or batch puts) went through."""
 
     def __init__(self, ddb, allowed: int) -> None:
-        super().__init__(ddb, TABLE)
+        self._ddb = ddb
         self.allowed = allowed
 
-    def transact(self, actions, kinds) -> None:
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ddb, name)
+
+    def _write(self, operation: str, **request: Any) -> Any:
         if self.allowed <= 0:
             raise RuntimeError("simulated crash")
         self.allowed -= 1
-        super().transact(actions, kinds)
+        return getattr(self._ddb, operation)(**request)
+
+    def transact_write_items(self, **request: Any) -> Any:
+        return self._write("transact_write_items", **request)
+
+    def batch_write_item(self, **request: Any) -> Any:
+        return self._write("batch_write_item", **request)
 
 
-def test_crash_after_first_transaction_then_redelivery(ddb, issuer_service, publisher):
-    make_coupon(ddb, total=60)
-    requests = [issue("c1", f"u{i % 90}") for i in range(150)]  # repeats + more than one chunk
+# 120 issues = 2 transactions, then 300 outcome rows = 12 batch puts.
+@pytest.mark.parametrize(
+    "writes_before_crash",
+    [1, 2, 5],
+    ids=["between-issue-transactions", "after-issues-before-outcomes", "between-outcome-puts"],
+)
+def test_crash_mid_batch_then_redelivery(ddb, issuer_service, publisher, writes_before_crash):
+    make_coupon(ddb, total=120)
+    requests = [issue("c1", f"u{i % 200}") for i in range(300)]  # 100 users ask twice
     event = event_for(requests)
-    issuer.set_service(IssuerService(CrashAfter(ddb, allowed=1), publisher, DLT_TOPIC, sleep=lambda _: None))
+    crashing = IssuerRepository(CrashingClient(ddb, writes_before_crash), TABLE)  # type: ignore[arg-type]
+    issuer.set_service(IssuerService(crashing, publisher, DLT_TOPIC, sleep=lambda _: None))
     failures = invoke(event)
     assert len(failures) == len(requests)  # the whole group is retried
-    partial = assert_invariants(ddb, TABLE)  # invariants hold even mid-way
-    assert 0 < partial.issued_count("c1") < 60
+    partial = assert_invariants(ddb, TABLE, settled=False)  # invariants hold even mid-way
+    assert 0 < partial.issued_count("c1") <= 120
+    assert len(partial.outcomes) < len(requests)
 
     issuer.set_service(issuer_service)
     assert invoke(event) == []
     summary = assert_invariants(ddb, TABLE, [r.requestId for r in requests])
-    assert summary.issued_count("c1") == 60
-    assert summary.reasons["ALREADY_ISSUED"] == 60 and summary.reasons["SOLD_OUT"] == 30
+    assert summary.issued_count("c1") == 120
+    assert summary.reasons == Counter({"ALREADY_ISSUED": 100, "SOLD_OUT": 80})
 
 
 class Interleaved(IssuerRepository):
@@ -222,6 +239,54 @@ def test_two_consumers_interleaved_on_same_records(ddb, publisher, second_batch_
     result = first.process(_parse(event))
     assert result.failures == []
     assert result.write_retries >= 1  # the stale decision was rejected by the table, not trusted
+    summary = assert_invariants(ddb, TABLE, [r.requestId for r in requests + extra])
+    assert summary.issued_count("c1") == 40
+
+
+class ReadInterleavingClient:
+    """Runs another consumer right after this consumer's n-th read call: a racing consumer commits
+    between the reads of one decision (the reads are no snapshot together)."""
+
+    def __init__(self, ddb, run_other, after_reads: int) -> None:
+        self._ddb = ddb
+        self._run_other = run_other
+        self._reads_left = after_reads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ddb, name)
+
+    def _read(self, operation: str, **request: Any) -> Any:
+        response = getattr(self._ddb, operation)(**request)
+        self._reads_left -= 1
+        if self._reads_left == 0:
+            self._run_other()
+        return response
+
+    def get_item(self, **request: Any) -> Any:
+        return self._read("get_item", **request)
+
+    def batch_get_item(self, **request: Any) -> Any:
+        return self._read("batch_get_item", **request)
+
+
+@pytest.mark.parametrize("second_batch_overlap", [1.0, 0.5])
+@pytest.mark.parametrize("after_reads", [1, 2])  # a decision reads in 3 calls: coupon, 100 keys, 70 keys
+def test_a_consumer_racing_between_the_reads_of_a_decision_is_never_contradicted(
+    ddb, publisher, second_batch_overlap, after_reads
+):
+    """Outcome rows are plain puts, so a verdict built on a stale read would overwrite a true one
+    (e.g. SOLD_OUT over ISSUED). Reading the coupon before the holders and outcomes prevents it."""
+    make_coupon(ddb, total=40)
+    requests = [issue("c1", f"u{i % 70}") for i in range(100)]
+    cut = int(len(requests) * (1 - second_batch_overlap))
+    extra = [issue("c1", f"x{i}") for i in range(20)]
+    other = IssuerService(IssuerRepository(ddb, TABLE), publisher, DLT_TOPIC, sleep=lambda _: None)
+    client = ReadInterleavingClient(
+        ddb, lambda: other.process(_parse(event_for(requests[cut:] + extra))), after_reads
+    )
+    repository = IssuerRepository(client, TABLE)  # type: ignore[arg-type]
+    first = IssuerService(repository, publisher, DLT_TOPIC, sleep=lambda _: None)
+    assert first.process(_parse(event_for(requests))).failures == []
     summary = assert_invariants(ddb, TABLE, [r.requestId for r in requests + extra])
     assert summary.issued_count("c1") == 40
 
