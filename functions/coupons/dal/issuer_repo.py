@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 MAX_ACTIONS_PER_TRANSACTION = 100
+# One action goes to the coupon (its update, or the "still missing" check).
+REQUESTS_PER_TRANSACTION = MAX_ACTIONS_PER_TRANSACTION - 1
 
 # Everything the decision needs, nothing more (names go through placeholders: `name` is reserved).
 _READ_PROJECTION = (
@@ -85,10 +87,6 @@ _CONDITION_FAILED_CAUSE = {
     _Action.ISSUED: CancelCause.USER_ALREADY_HOLDS,
     _Action.OUTCOME: CancelCause.REQUEST_ALREADY_DECIDED,
 }
-
-
-# One action goes to the coupon (its update, or the "still missing" check).
-REQUESTS_PER_TRANSACTION = MAX_ACTIONS_PER_TRANSACTION - 1
 
 
 class IssuerRepository:
