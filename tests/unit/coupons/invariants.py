@@ -35,7 +35,11 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {name: (int(value["N"]) if "N" in value else value.get("S")) for name, value in item.items()}
 
 
-def scan_table(client: DynamoDBClient, table_name: str, *, settled: bool = True) -> TableSummary:
+def scan_table(
+    client: DynamoDBClient, table_name: str, *, waited_for: set[str] | None = None
+) -> TableSummary:
+    """Issued items must have their ISSUED outcome: all of them, or with `waited_for` only those of
+    these requests (others may be in flight between their issue and their outcome put)."""
     summary = TableSummary()
     issued_requests: dict[tuple[str, str], str] = {}
     for page in client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
@@ -52,12 +56,12 @@ def scan_table(client: DynamoDBClient, table_name: str, *, settled: bool = True)
                 assert item["gsi1sk"] == pk, item
             elif pk.startswith("REQUEST#"):
                 summary.outcomes[item["requestId"]] = item
-    _check_outcomes_match_items(summary, issued_requests, settled)
+    _check_outcomes_match_items(summary, issued_requests, waited_for)
     return summary
 
 
 def _check_outcomes_match_items(
-    summary: TableSummary, issued_requests: dict[tuple[str, str], str], settled: bool
+    summary: TableSummary, issued_requests: dict[tuple[str, str], str], waited_for: set[str] | None
 ) -> None:
     issued_outcomes: Counter[tuple[str, str]] = Counter()
     for request_id, outcome in summary.outcomes.items():
@@ -75,8 +79,12 @@ def _check_outcomes_match_items(
             summary.reasons[outcome["reason"]] += 1
     twice = [pair for pair, count in issued_outcomes.items() if count > 1]
     assert not twice, f"users issued twice: {twice}"
-    orphans = [pair for pair in issued_requests if pair not in issued_outcomes]
-    assert not (settled and orphans), f"issued items without an ISSUED outcome: {orphans}"
+    orphans = [
+        pair
+        for pair, request_id in issued_requests.items()
+        if pair not in issued_outcomes and (waited_for is None or request_id in waited_for)
+    ]
+    assert not orphans, f"issued items without an ISSUED outcome: {orphans}"
 
 
 def assert_invariants(
@@ -88,8 +96,10 @@ def assert_invariants(
 ) -> TableSummary:
     """Raise AssertionError naming the first broken invariant; return the summary for further checks.
 
-    settled=False: the issuer may have stopped mid-batch, so issued items may still lack outcomes."""
-    summary = scan_table(client, table_name, settled=settled)
+    settled=False: the issuer may have stopped mid-batch, so issued items may still lack outcomes.
+    With `expected_request_ids`, only those requests' issued items must have theirs."""
+    expected = None if expected_request_ids is None else {str(rid) for rid in expected_request_ids}
+    summary = scan_table(client, table_name, waited_for=expected if settled else set())
     for coupon_id, total in summary.total.items():
         issued = summary.issued_count(coupon_id)
         assert issued <= total, f"{coupon_id}: {issued} issued > totalQuantity {total}"
@@ -98,7 +108,7 @@ def assert_invariants(
         )
     unknown = set(summary.issued_users) - set(summary.total)
     assert not unknown, f"issued items for coupons that do not exist: {unknown}"
-    if expected_request_ids is not None:
-        missing = {str(request_id) for request_id in expected_request_ids} - set(summary.outcomes)
+    if expected is not None:
+        missing = expected - set(summary.outcomes)
         assert not missing, f"{len(missing)} requests without a terminal outcome, e.g. {sorted(missing)[:3]}"
     return summary
