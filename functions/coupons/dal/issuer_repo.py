@@ -127,13 +127,14 @@ class IssuerRepository:
         """
         if coupon is None:
             return self._reject_missing_coupon(allocation, processed_at)
-        issued = allocation.issued
+        issued, transactions = allocation.issued, 0
         for start in range(0, len(issued), REQUESTS_PER_TRANSACTION):
             self._issue(coupon, issued[start : start + REQUESTS_PER_TRANSACTION], processed_at)
+            transactions += 1
         outcomes = [_outcome(request, None, processed_at) for request in issued + allocation.unreported]
         outcomes += [_outcome(r.request, r.reason, processed_at) for r in allocation.rejected]
         batch_put(self._client, self._table, [outcome_to_item(outcome) for outcome in outcomes])
-        return -(-len(issued) // REQUESTS_PER_TRANSACTION)
+        return transactions
 
     def transact(self, actions: list[TransactWriteItemTypeDef], kinds: list[_Action]) -> None:
         """One TransactWriteItems call; cancellation becomes WriteRejected with per-action causes."""
@@ -173,7 +174,7 @@ class IssuerRepository:
 
     def _reject_missing_coupon(self, allocation: Allocation, processed_at: datetime) -> int:
         """COUPON_NOT_FOUND holds only if the coupon still does not exist when the outcome is written."""
-        rejected = allocation.rejected
+        rejected, transactions = allocation.rejected, 0
         for start in range(0, len(rejected), REQUESTS_PER_TRANSACTION):
             actions: list[TransactWriteItemTypeDef] = [
                 {
@@ -189,7 +190,8 @@ class IssuerRepository:
                 outcome = _outcome(rejection.request, rejection.reason, processed_at)
                 actions.append(self._put_new(outcome_to_item(outcome)))
             self.transact(actions, [_Action.COUPON] + [_Action.OUTCOME] * len(chunk))
-        return -(-len(rejected) // REQUESTS_PER_TRANSACTION)
+            transactions += 1
+        return transactions
 
     def _put_new(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
         return {

@@ -51,6 +51,16 @@ class FakePublisher:
         return [message for message in self.sent if message.topic == topic]
 
 
+class ClientProxy:
+    """Passes every call to the wrapped DynamoDB client; subclasses intercept what a test needs."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 def FakeContext() -> LambdaContext:
     context = LambdaContext()
     context._function_name = "test-function"

@@ -16,18 +16,15 @@ from coupons.errors import CancelCause, WriteRejected
 from coupons.logic.allocation import allocate
 from coupons.models.items import REQUEST_SK, CouponItem
 from tests.unit.coupons.invariants import assert_invariants
-from tests.unit.coupons.support import T0, TABLE, issue
+from tests.unit.coupons.support import T0, TABLE, ClientProxy, issue
 
 
-class RecordingClient:
-    """Passes calls to the moto client and records, in order, what each write call carried."""
+class RecordingClient(ClientProxy):
+    """Records, in order, what each write call carried."""
 
     def __init__(self, client: Any) -> None:
-        self._client = client
+        super().__init__(client)
         self.writes: list[tuple[str, list[str]]] = []  # (operation, sort key prefix per item)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
     def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> Any:
         kinds = []

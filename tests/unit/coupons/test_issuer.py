@@ -23,6 +23,7 @@ from tests.unit.coupons.support import (
     ISSUE_TOPIC,
     T0,
     TABLE,
+    ClientProxy,
     FakeContext,
     FakePublisher,
     event_for,
@@ -158,21 +159,18 @@ def test_failing_dlt_publish_reports_the_record(ddb, issuer_service, publisher: 
     assert set(statuses(ddb)) == {str(r.requestId) for r in good}
 
 
-class CrashingClient:
+class CrashingClient(ClientProxy):
     """The function dies after `allowed` write calls (transactions or batch puts) went through."""
 
     def __init__(self, ddb, allowed: int) -> None:
-        self._ddb = ddb
+        super().__init__(ddb)
         self.allowed = allowed
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ddb, name)
 
     def _write(self, operation: str, **request: Any) -> Any:
         if self.allowed <= 0:
             raise RuntimeError("simulated crash")
         self.allowed -= 1
-        return getattr(self._ddb, operation)(**request)
+        return getattr(self._client, operation)(**request)
 
     def transact_write_items(self, **request: Any) -> Any:
         return self._write("transact_write_items", **request)
@@ -215,9 +213,9 @@ class Interleaved(IssuerRepository):
         self.reads = 0
 
     def read_group_state(
-        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str], **kwargs
+        self, coupon_id: str, request_ids: Sequence[UUID], user_ids: Sequence[str]
     ) -> GroupState:
-        state = super().read_group_state(coupon_id, request_ids, user_ids, **kwargs)
+        state = super().read_group_state(coupon_id, request_ids, user_ids)
         self.reads += 1
         if self.reads == 1:
             self.run_other()
@@ -243,20 +241,17 @@ def test_two_consumers_interleaved_on_same_records(ddb, publisher, second_batch_
     assert summary.issued_count("c1") == 40
 
 
-class ReadInterleavingClient:
+class ReadInterleavingClient(ClientProxy):
     """Runs another consumer right after this consumer's n-th read call: a racing consumer commits
     between the reads of one decision (the reads are no snapshot together)."""
 
     def __init__(self, ddb, run_other, after_reads: int) -> None:
-        self._ddb = ddb
+        super().__init__(ddb)
         self._run_other = run_other
         self._reads_left = after_reads
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ddb, name)
-
     def _read(self, operation: str, **request: Any) -> Any:
-        response = getattr(self._ddb, operation)(**request)
+        response = getattr(self._client, operation)(**request)
         self._reads_left -= 1
         if self._reads_left == 0:
             self._run_other()
@@ -302,10 +297,10 @@ def test_unexpected_error_in_one_group_does_not_fail_others(ddb, publisher):
     make_coupon(ddb, "bad", total=5)
 
     class Broken(IssuerRepository):
-        def read_group_state(self, coupon_id, request_ids, user_ids, **kwargs):
+        def read_group_state(self, coupon_id, request_ids, user_ids):
             if coupon_id == "bad":
                 raise RuntimeError("boom")
-            return super().read_group_state(coupon_id, request_ids, user_ids, **kwargs)
+            return super().read_group_state(coupon_id, request_ids, user_ids)
 
     issuer.set_service(IssuerService(Broken(ddb, TABLE), publisher, DLT_TOPIC))
     try:
@@ -323,8 +318,8 @@ def test_persistent_conflicts_become_item_failures(ddb, publisher):
     make_coupon(ddb, total=5)
 
     class AlwaysRacing(IssuerRepository):
-        def read_group_state(self, coupon_id, request_ids, user_ids, **kwargs):
-            state = super().read_group_state(coupon_id, request_ids, user_ids, **kwargs)
+        def read_group_state(self, coupon_id, request_ids, user_ids):
+            state = super().read_group_state(coupon_id, request_ids, user_ids)
             # Someone else keeps issuing to a new user between our read and our write.
             self._client.update_item(
                 TableName=TABLE,
