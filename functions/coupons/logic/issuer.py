@@ -32,6 +32,9 @@ class GroupNotSettled(Exception):
 
 @dataclass
 class BatchResult:
+    """What this invocation did; each record lands in exactly one of failures, issued, rejected,
+    already_decided (its outcome row existed) and dead_lettered."""
+
     failures: list[RecordRef] = field(default_factory=list)
     issued: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -150,6 +153,8 @@ def _backoff(attempt: int) -> float:
 
 
 def _count(allocation: Allocation, result: BatchResult) -> None:
-    result.issued += len(allocation.issued)
+    # A request counts once, where its outcome row is written: an issue committed by a cancelled
+    # attempt or a crashed invocation is counted by the attempt that reports it (as unreported).
+    result.issued += len(allocation.issued) + len(allocation.unreported)
     result.rejected.update(rejection.reason.value for rejection in allocation.rejected)
-    result.already_decided += len(allocation.already_decided) + len(allocation.unreported)
+    result.already_decided += len(allocation.already_decided)

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from botocore.exceptions import ClientError
 
 from coupons.dal.coupons_repo import CouponRepository
 from coupons.dal.issuer_repo import IssuerRepository
@@ -202,6 +203,40 @@ def test_crash_mid_batch_then_redelivery(ddb, issuer_service, publisher, writes_
     summary = assert_invariants(ddb, TABLE, [r.requestId for r in requests])
     assert summary.issued_count("c1") == 120
     assert summary.reasons == Counter({"ALREADY_ISSUED": 100, "SOLD_OUT": 80})
+
+
+class CancelSecondTransactionOnce(ClientProxy):
+    """The second TransactWriteItems call is cancelled by a conflict, once."""
+
+    def __init__(self, ddb) -> None:
+        super().__init__(ddb)
+        self.transactions = 0
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self.transactions += 1
+        if self.transactions == 2:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**request)
+
+
+def test_every_record_is_counted_once_when_a_later_transaction_is_cancelled(ddb, publisher):
+    """The first transaction's 99 issues commit, the second is cancelled; the retry finds those 99
+    issued without outcome rows, reports them and issues the rest. The counts add up to the batch."""
+    make_coupon(ddb, total=150)
+    requests = [issue("c1", f"u{i}") for i in range(200)]
+    repository = IssuerRepository(CancelSecondTransactionOnce(ddb), TABLE)  # type: ignore[arg-type]
+    service = IssuerService(repository, publisher, DLT_TOPIC, sleep=lambda _: None)
+    result = service.process(_parse(event_for(requests)))
+    assert result.write_retries == 1 and result.failures == []
+    assert result.issued == 150 and result.rejected == Counter({"SOLD_OUT": 50})
+    assert result.already_decided == 0
+    assert assert_invariants(ddb, TABLE, [r.requestId for r in requests]).issued_count("c1") == 150
 
 
 class Interleaved(IssuerRepository):
