@@ -21,6 +21,12 @@ class UnprocessedKeysError(Exception):
     """DynamoDB kept returning UnprocessedKeys (sustained throttling)."""
 
 
+def projection_expression(attributes: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """ProjectionExpression and its ExpressionAttributeNames (placeholders: some names are reserved)."""
+    names = {f"#p{i}": name for i, name in enumerate(attributes)}
+    return ", ".join(names), names
+
+
 def batch_get(
     client: DynamoDBClient,
     table_name: str,
@@ -37,8 +43,8 @@ def batch_get(
             "ConsistentRead": True,
         }
         if projection:
-            names = {f"#p{i}": name for i, name in enumerate(projection)}
-            request["ProjectionExpression"] = ", ".join(names)
+            expression, names = projection_expression(projection)
+            request["ProjectionExpression"] = expression
             request["ExpressionAttributeNames"] = names
         found.extend(_get_chunk(client, table_name, request, sleep))
     return found

@@ -35,7 +35,7 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from coupons.dal.batch_get import batch_get
+from coupons.dal.batch_get import batch_get, projection_expression
 from coupons.dal.batch_write import batch_put
 from coupons.dal.codec import (
     coupon_from_item,
@@ -99,12 +99,12 @@ class IssuerRepository:
     ) -> GroupState:
         """The coupon first, then the holders and outcomes: BatchGetItem is no snapshot, and this
         order makes every issue committed before the coupon read visible in the holders."""
-        names = {f"#p{i}": name for i, name in enumerate(_READ_PROJECTION)}
+        expression, names = projection_expression(_READ_PROJECTION)
         response = self._client.get_item(
             TableName=self._table,
             Key=coupon_key(coupon_id),
             ConsistentRead=True,
-            ProjectionExpression=", ".join(names),
+            ProjectionExpression=expression,
             ExpressionAttributeNames=names,
         )
         state = GroupState(coupon=coupon_from_item(response["Item"]) if "Item" in response else None)
