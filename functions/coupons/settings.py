@@ -1,24 +1,17 @@
-"""Environment the coupon functions read (set by template.yaml on AWS and by the local runtime)."""
+"""The coupon functions' settings (set by template.yaml on AWS and by the local runtime)."""
 
 from __future__ import annotations
 
-import os
+from pydantic import Field
+
+from common.settings import FunctionSettings
 
 
-def require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"environment variable {name} is not set")
-    return value
+class CouponApiSettings(FunctionSettings):
+    table_name: str = Field(alias="COUPONS_TABLE_NAME")
+    issue_topic: str = Field(alias="COUPON_ISSUE_TOPIC")
 
 
-def table_name() -> str:
-    return require_env("COUPONS_TABLE_NAME")
-
-
-def issue_topic() -> str:
-    return require_env("COUPON_ISSUE_TOPIC")
-
-
-def dlt_topic() -> str:
-    return require_env("COUPON_DLT_TOPIC")
+class IssuerSettings(FunctionSettings):
+    table_name: str = Field(alias="COUPONS_TABLE_NAME")
+    dlt_topic: str = Field(alias="COUPON_DLT_TOPIC")

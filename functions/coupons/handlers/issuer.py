@@ -12,13 +12,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from common import correlation
 from common.dynamodb import dynamodb_client
 from common.kafka_publisher import default_publisher
-from common.observability import logger, metrics
-from coupons import settings
+from common.kafka_records import KafkaEvent, batch_response
+from common.observability import logger, metrics, tracer
 from coupons.dal.issuer_repo import IssuerRepository
 from coupons.logic.issuer import BatchResult, IssuerService
-from coupons.models.events import KafkaEvent
+from coupons.settings import IssuerSettings
 
 _service: IssuerService | None = None
 
@@ -26,23 +27,15 @@ _service: IssuerService | None = None
 def get_service() -> IssuerService:
     global _service
     if _service is None:
-        repository = IssuerRepository(dynamodb_client(), settings.table_name())
-        _service = IssuerService(repository, default_publisher(), settings.dlt_topic())
+        config = IssuerSettings.from_env()
+        repository = IssuerRepository(dynamodb_client(), config.table_name)
+        _service = IssuerService(repository, default_publisher(), config.dlt_topic)
     return _service
 
 
 def set_service(service: IssuerService | None) -> None:
     global _service
     _service = service
-
-
-def batch_response(result: BatchResult) -> dict[str, list[dict[str, Any]]]:
-    failures = sorted(set(result.failures), key=lambda ref: (ref.partition_id, ref.offset))
-    return {
-        "batchItemFailures": [
-            {"itemIdentifier": {"partition": ref.partition_id, "offset": ref.offset}} for ref in failures
-        ]
-    }
 
 
 def _emit_metrics(result: BatchResult, records: int) -> None:
@@ -59,16 +52,18 @@ def _emit_metrics(result: BatchResult, records: int) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A malformed envelope (not records of a Kafka event) raises: the whole batch is retried, as it should.
     batch = KafkaEvent.model_validate(event)
-    records = len(batch.iter_records())
+    records = batch.iter_records()
     result = get_service().process(batch)
-    _emit_metrics(result, records)
+    _emit_metrics(result, len(records))
     logger.info(
         "batch processed",
         extra={
-            "records": records,
+            "records": len(records),
+            "correlationIds": correlation.distinct(correlation.from_record(r) for r in records),
             "issued": result.issued,
             "rejected": dict(result.rejected),
             "alreadyDecided": result.already_decided,
@@ -77,4 +72,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "transactions": result.transactions,
         },
     )
-    return batch_response(result)
+    return batch_response(result.failures)

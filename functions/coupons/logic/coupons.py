@@ -7,11 +7,13 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from coupons.logic.ports import CouponStore, Publisher
+from common import correlation
+from common.ports import Publisher
+from common.types import utc_now
+from coupons.logic.ports import CouponStore
 from coupons.models.api import CreateCouponRequest
 from coupons.models.events import IssueRequested
 from coupons.models.items import CouponItem, IssuedCouponItem, RequestOutcomeItem
-from coupons.models.types import utc_now
 
 JSON_HEADERS = (("content-type", b"application/json"),)
 
@@ -48,7 +50,9 @@ class CouponService:
     def get_coupon(self, coupon_id: str) -> CouponItem | None:
         return self._store.get_coupon(coupon_id)
 
-    def request_issue(self, coupon_id: str, user_id: str) -> IssueRequested:
+    def request_issue(
+        self, coupon_id: str, user_id: str, correlation_id: str | None = None
+    ) -> IssueRequested:
         """Publish the request (key = couponId, so one coupon's requests stay ordered on one partition).
 
         Returns only after the broker acknowledged; the publisher's error propagates otherwise.
@@ -56,8 +60,9 @@ class CouponService:
         event = IssueRequested(
             requestId=self._new_id(), couponId=coupon_id, userId=user_id, requestedAt=self._clock()
         )
+        headers = JSON_HEADERS + correlation.kafka_header(correlation_id)
         self._publisher.publish(
-            self._issue_topic, coupon_id.encode(), event.model_dump_json().encode(), JSON_HEADERS
+            self._issue_topic, coupon_id.encode(), event.model_dump_json().encode(), headers
         )
         return event
 

@@ -14,16 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from common import correlation
+from common.dead_letters import publish_dead_letter
+from common.kafka_records import KafkaEvent, NonRetryableRecord, RecordRef
 from common.observability import logger
+from common.ports import Publisher
+from common.types import utc_now
 from coupons.errors import WriteRejected
 from coupons.logic.allocation import Allocation, allocate
-from coupons.logic.ports import IssuerStore, Publisher
-from coupons.logic.records import NonRetryableRecord, RecordRef, decode_issue_request, record_key
-from coupons.models.events import DeadLetter, IssueRequested, KafkaEvent, KafkaRecord
-from coupons.models.types import iso, utc_now
+from coupons.logic.ports import IssuerStore
+from coupons.logic.records import decode_issue_request
+from coupons.models.events import IssueRequested
 
 DEFAULT_MAX_ATTEMPTS = 8
-JSON_HEADERS = (("content-type", b"application/json"),)
 
 
 class GroupNotSettled(Exception):
@@ -49,6 +52,7 @@ class _Group:
     coupon_id: str
     requests: list[IssueRequested] = field(default_factory=list)
     refs: list[RecordRef] = field(default_factory=list)
+    correlation_ids: list[str | None] = field(default_factory=list)
 
 
 class IssuerService:
@@ -76,48 +80,32 @@ class IssuerService:
             try:
                 request = decode_issue_request(record)
             except NonRetryableRecord as poison:
-                self._dead_letter(event, record, poison, result)
+                if publish_dead_letter(
+                    self._publisher, self._dlt_topic, event, record, poison, self._clock()
+                ):
+                    result.dead_lettered += 1
+                else:  # not acknowledged = not safe to skip: let the ESM redeliver it
+                    result.failures.append(RecordRef.of(record))
                 continue
             group = groups.setdefault(request.couponId, _Group(request.couponId))
             group.requests.append(request)
             group.refs.append(RecordRef.of(record))
+            group.correlation_ids.append(correlation.from_record(record))
 
         for group in groups.values():
             try:
                 self._settle(group, result)
             except Exception:
                 # One coupon's trouble must not fail the others: its records are retried by the ESM.
-                logger.exception("coupon group not settled", extra={"couponId": group.coupon_id})
+                logger.exception(
+                    "coupon group not settled",
+                    extra={
+                        "couponId": group.coupon_id,
+                        "correlationIds": correlation.distinct(group.correlation_ids),
+                    },
+                )
                 result.failures.extend(group.refs)
         return result
-
-    def _dead_letter(
-        self, event: KafkaEvent, record: KafkaRecord, poison: NonRetryableRecord, result: BatchResult
-    ) -> None:
-        message = DeadLetter(
-            reason=poison.reason,
-            errorType=poison.error_type,
-            timestamp=iso(self._clock()),
-            payload={
-                "eventSource": event.eventSource,
-                "bootstrapServers": event.bootstrapServers,
-                "records": {record.partition_id: [record.model_dump(mode="json", exclude_unset=True)]},
-            },
-        )
-        try:
-            self._publisher.publish(
-                self._dlt_topic, record_key(record), message.model_dump_json().encode(), JSON_HEADERS
-            )
-        except Exception:
-            # Not acknowledged = not safe to skip: let the ESM redeliver it.
-            logger.exception("dead-letter publish failed", extra={"record": RecordRef.of(record).__dict__})
-            result.failures.append(RecordRef.of(record))
-            return
-        logger.warning(
-            "record dead-lettered",
-            extra={"reason": poison.reason, "errorType": poison.error_type, **RecordRef.of(record).__dict__},
-        )
-        result.dead_lettered += 1
 
     def _settle(self, group: _Group, result: BatchResult) -> None:
         request_ids = list(dict.fromkeys(r.requestId for r in group.requests))

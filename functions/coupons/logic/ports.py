@@ -11,14 +11,6 @@ from coupons.models.decisions import Allocation, GroupState
 from coupons.models.items import CouponItem, IssuedCouponItem, RequestOutcomeItem
 
 
-class Publisher(Protocol):
-    def publish(
-        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
-    ) -> tuple[int, int]:
-        """Block until the broker acknowledged; raise on failure."""
-        ...
-
-
 class CouponStore(Protocol):
     def create_coupon(self, coupon: CouponItem) -> None:
         """Raise CouponAlreadyExists if the id is taken."""

@@ -11,10 +11,10 @@ from typing import Any
 
 from common.dynamodb import dynamodb_client
 from common.kafka_publisher import default_publisher
-from coupons import settings
 from coupons.dal.issuer_repo import IssuerRepository
 from coupons.handlers import issuer
 from coupons.logic.issuer import IssuerService
+from coupons.settings import IssuerSettings
 
 CRASH_RATE = float(os.environ.get("CHAOS_CRASH_RATE", "0.1"))
 RAISE_RATE = float(os.environ.get("CHAOS_RAISE_RATE", "0.2"))
@@ -50,6 +50,7 @@ class ChaosClient:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if issuer._service is None:
-        repository = IssuerRepository(ChaosClient(dynamodb_client()), settings.table_name())  # type: ignore[arg-type]
-        issuer.set_service(IssuerService(repository, default_publisher(), settings.dlt_topic()))
+        config = IssuerSettings.from_env()
+        repository = IssuerRepository(ChaosClient(dynamodb_client()), config.table_name)  # type: ignore[arg-type]
+        issuer.set_service(IssuerService(repository, default_publisher(), config.dlt_topic))
     return issuer.lambda_handler(event, context)

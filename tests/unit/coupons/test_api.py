@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from common.kafka_records import KafkaEvent
 from coupons.handlers import api
-from coupons.models.events import IssueRequested, KafkaEvent
+from coupons.models.events import IssueRequested
 from tests.unit.coupons.support import ISSUE_TOPIC, FakeContext, FakePublisher, event_for, http_event
 
 
@@ -65,6 +66,30 @@ def test_create_generates_an_id_and_rejects_duplicates():
 
 
 @pytest.mark.parametrize(
+    ("supplied", "expected"),
+    [
+        ("order-42.retry:1", "order-42.retry:1"),
+        ("bad id\nforged-log-line", "req-0001"),
+        ("x" * 129, "req-0001"),
+    ],
+)
+def test_correlation_id_from_the_caller_reaches_kafka_and_the_response(publisher, supplied, expected):
+    event = http_event(
+        "POST",
+        "/coupons/spring/issue",
+        "/coupons/{couponId}/issue",
+        '{"userId": "alice"}',
+        {"couponId": "spring"},
+    )
+    event["headers"]["x-correlation-id"] = supplied
+    response = api.lambda_handler(event, FakeContext())
+    assert response["statusCode"] == 202
+    assert response["headers"]["x-correlation-id"] == expected
+    [message] = publisher.on(ISSUE_TOPIC)
+    assert ("correlation-id", expected.encode()) in message.headers
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"totalQuantity": 1}, "name"),
@@ -114,7 +139,8 @@ def test_request_issue_publishes_then_answers_202(publisher: FakePublisher):
     assert status == 202 and body["status"] == "PENDING"
     [message] = publisher.on(ISSUE_TOPIC)
     assert message.key == b"spring"
-    assert message.headers == [("content-type", b"application/json")]
+    # The API Gateway request id is the correlation id when the caller sent none.
+    assert message.headers == [("content-type", b"application/json"), ("correlation-id", b"req-0001")]
     value = message.json()
     assert value["requestId"] == body["requestId"]
     assert value["couponId"] == "spring" and value["userId"] == "alice"

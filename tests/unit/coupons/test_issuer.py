@@ -322,7 +322,7 @@ def test_a_consumer_racing_between_the_reads_of_a_decision_is_never_contradicted
 
 
 def _parse(event):
-    from coupons.models.events import KafkaEvent
+    from common.kafka_records import KafkaEvent
 
     return KafkaEvent.model_validate(event)
 
