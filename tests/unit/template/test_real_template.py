@@ -27,7 +27,7 @@ def test_paths_and_parameters(real: SamTemplate) -> None:
 
 
 def test_coupon_functions(real: SamTemplate) -> None:
-    assert set(real.functions) == {"CouponApiFunction", "CouponIssuerFunction"}
+    assert {"CouponApiFunction", "CouponIssuerFunction"} <= set(real.functions)
     api = real.functions["CouponApiFunction"]
     issuer = real.functions["CouponIssuerFunction"]
     assert api.handler == "coupons.handlers.api.lambda_handler"
@@ -63,7 +63,7 @@ def test_http_api_routes(real: SamTemplate) -> None:
 def test_kafka_event(real: SamTemplate) -> None:
     (event,) = real.functions["CouponIssuerFunction"].events
     assert isinstance(event, KafkaEventSpec)
-    assert real.kafka_events() == [event]
+    assert event in real.kafka_events()
     assert event.name == "IssueRequests"
     assert event.function_logical_id == "CouponIssuerFunction"
     assert event.source_kind == "SelfManagedKafka"
@@ -102,10 +102,12 @@ def test_coupons_table(real: SamTemplate) -> None:
 
 
 def test_topics(real: SamTemplate) -> None:
-    assert [(t.name, t.partitions, t.config) for t in real.topics] == [
+    topics = [(t.name, t.partitions, t.config) for t in real.topics]
+    assert topics[:2] == [
         ("coupon.issue-requested", 4, {"retention.ms": "604800000"}),
         ("coupon.issue-requested.dlt", 1, {"retention.ms": "1209600000"}),
     ]
+    assert ("queue.entry-requested", 4, {"retention.ms": "604800000"}) in topics
 
 
 def test_kafka_event_topics_are_declared(real: SamTemplate) -> None:

@@ -46,8 +46,10 @@ def translate(raw: dict[str, Any]) -> dict[str, Any]:
 def test_real_template_translates() -> None:
     tpl = load_real()
     resources = translate(tpl.raw)["Resources"]
-    (mapping,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    properties = mapping["Properties"]
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    [properties] = [
+        m["Properties"] for m in mappings if m["Properties"]["Topics"] == ["coupon.issue-requested"]
+    ]
     assert properties["Topics"] == ["coupon.issue-requested"]
     assert properties["SelfManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "coupon-issuer"}
     assert properties["DestinationConfig"]["OnFailure"]["Destination"] == "kafka://coupon.issue-requested.dlt"

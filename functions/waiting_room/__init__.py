@@ -1,0 +1,1 @@
+"""Concert waiting room: queue entry through Kafka, FIFO positions, paced admission, signed tokens, seat holds."""
