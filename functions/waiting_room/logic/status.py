@@ -51,6 +51,9 @@ def entry_view(entry: EntryItem, concert: ConcertItem, now_ms: int) -> EntryView
     admission = concert.admission_of(entry.position)
     if admission is not None and admission.until_ms > now_ms:
         return EntryView(
-            EntryStatus.ACTIVE, entry.position, active_until_ms=admission.until_ms, admission_seq=admission.seq
+            EntryStatus.ACTIVE,
+            entry.position,
+            active_until_ms=admission.until_ms,
+            admission_seq=admission.seq,
         )
     return EntryView(EntryStatus.EXPIRED, entry.position)

@@ -38,7 +38,11 @@ class PutConcertRequest(_Request):
         return self
 
     def seat_ids(self) -> list[str]:
-        return list(self.seats) if self.seats is not None else [str(i) for i in range(1, (self.seatCount or 0) + 1)]
+        return (
+            list(self.seats)
+            if self.seats is not None
+            else [str(i) for i in range(1, (self.seatCount or 0) + 1)]
+        )
 
 
 class EnterQueueRequest(_Request):
