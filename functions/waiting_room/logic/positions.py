@@ -10,29 +10,12 @@ expired), the user may enter again at the back.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from waiting_room.models.events import EntryRequested
 from waiting_room.models.items import AliasItem, ConcertItem, EntryItem, UserPointer
+from waiting_room.models.plans import GroupPlan, NewEntry
 from waiting_room.models.types import EntryState
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    entry: EntryItem
-    replaces: str | None  # the user's previous (ended) entry id, which the pointer must still name
-
-
-@dataclass
-class GroupPlan:
-    new_entries: list[NewEntry] = field(default_factory=list)
-    aliases: list[AliasItem] = field(default_factory=list)
-    already_done: int = 0
-
-    @property
-    def has_writes(self) -> bool:
-        return bool(self.new_entries or self.aliases)
 
 
 def plan_group(
