@@ -29,10 +29,8 @@ class SeatCreator(Protocol):
     def create_seats(self, concert_id: str, seat_ids: list[str]) -> None: ...
 
 
-class TokenMinter(Protocol):
-    def __call__(
-        self, concert_id: str, user_id: str, entry_id: str, position: int, expires_ms: int
-    ) -> str: ...
+# (concertId, userId, entryId, position, expires_ms) -> a signed token
+TokenMinter = Callable[[str, str, str, int, int], str]
 
 
 class EntryNotFound(Exception):
