@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import jwt
 import pytest
+import yaml
 from aws_lambda_powertools.utilities import parameters
 
+from common.config import Endpoints
 from common.settings import ConfigError
+from infra.runtime.app import resolve_template
+from infra.runtime.signing_keys import ensure_key_file, local_signing_key_overrides
+from infra.template.errors import TemplateError
+from tests.conftest import TEMPLATE
 from tests.unit.waiting_room.seat_support import (
     CONCERT,
     ISSUER,
@@ -253,3 +261,81 @@ def test_secrets_manager_keys_are_read_and_cached_with_max_age():
     parameters.clear_caches()  # Powertools' own max_age runs on the real clock; ours is simulated
     assert keys.current().key_set.active.kid == "s2"
     parameters.clear_caches()
+
+
+# --- local keys (Metadata.Surge.LocalSigningKeys) ----------------------------------------------------
+
+
+def _template(tmp_path: Path, signing_keys: object) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "Transform": "AWS::Serverless-2016-10-31",
+                "Metadata": {"Surge": {"LocalSigningKeys": signing_keys}},
+                "Parameters": {"Keys": {"Type": "String", "Default": ""}},
+                "Resources": {},
+            }
+        )
+    )
+    return path
+
+
+def test_local_up_generates_one_private_key_file_per_state_dir_and_points_the_parameter_at_it(tmp_path):
+    state = tmp_path / "state"
+    endpoints = Endpoints(kafka_bootstrap_servers="127.0.0.1:9092")
+    template = resolve_template(TEMPLATE, endpoints, state_dir=state)
+
+    key_file = state / "keys" / "QueueTokenKeys.json"
+    assert template.parameters["QueueTokenKeys"] == f"file://{key_file}"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    for function in ("SeatApiFunction", "QueueApiFunction"):
+        assert template.functions[function].environment["TOKEN_KEYS"] == f"file://{key_file}"
+    tokens = TokenKeys(template.parameters["QueueTokenKeys"]).current()
+    assert tokens.verify(mint(tokens, now=datetime.now(UTC)), ISSUER, CONCERT, datetime.now(UTC)).user_id
+
+    again = resolve_template(TEMPLATE, endpoints, state_dir=state)  # a restart, `surge invoke`, ...
+    assert (
+        TokenKeys(again.parameters["QueueTokenKeys"]).current().key_set.active.kid
+        == tokens.key_set.active.kid
+    )
+    other = resolve_template(TEMPLATE, endpoints, state_dir=tmp_path / "other")
+    assert (
+        TokenKeys(other.parameters["QueueTokenKeys"]).current().key_set.active.kid
+        != tokens.key_set.active.kid
+    )
+
+
+def test_a_user_override_wins_and_no_key_is_generated(tmp_path):
+    arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:surge-queue-token-keys"
+    endpoints = Endpoints(kafka_bootstrap_servers="127.0.0.1:9092")
+    template = resolve_template(TEMPLATE, endpoints, {"QueueTokenKeys": arn}, state_dir=tmp_path)
+    assert template.functions["SeatApiFunction"].environment["TOKEN_KEYS"] == arn
+    assert not (tmp_path / "keys").exists()
+
+
+def test_racing_processes_end_up_with_one_key_file(tmp_path):
+    path = tmp_path / "keys" / "K.json"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: ensure_key_file(path), range(16)))
+    assert [p.name for p in path.parent.iterdir()] == ["K.json"]  # no temporary file left behind
+    assert parse_key_set(path.read_text()).active.kid.startswith("local-")
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"Parameter": "Keys"}, "must be a list (at Metadata.Surge.LocalSigningKeys)"),
+        (["Keys"], "must be a mapping (at Metadata.Surge.LocalSigningKeys[0])"),
+        ([{"Parameter": "Keys", "Algorithm": "ES256", "Size": 1}], "unknown keys ['Size'] (at Metadata.Surge.LocalSigningKeys[0])"),
+        ([{"Parameter": "Nope", "Algorithm": "ES256"}], "(at Metadata.Surge.LocalSigningKeys[0].Parameter)"),
+        ([{"Parameter": "Keys", "Algorithm": "RS256"}], "(at Metadata.Surge.LocalSigningKeys[0].Algorithm)"),
+        ([{"Parameter": "Keys", "Algorithm": "ES256"}] * 2, "declared twice for ['Keys']"),
+    ],
+)  # fmt: skip
+def test_bad_local_signing_key_metadata_is_a_template_error_naming_where(tmp_path, entries, message):
+    path = _template(tmp_path, entries)
+    with pytest.raises(TemplateError) as caught:
+        local_signing_key_overrides(path, {}, tmp_path / "state")
+    assert str(caught.value).startswith(str(path)) and message in str(caught.value)
+    assert not (tmp_path / "state" / "keys").exists()
