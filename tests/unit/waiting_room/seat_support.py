@@ -15,6 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto import mock_aws
 
+from waiting_room.dal.seats_repo import SeatRepository
+from waiting_room.logic.holds import HoldSweeper, SeatService
 from waiting_room.logic.tokens import KeyStatus, Tokens, key_document, parse_key_set
 
 if TYPE_CHECKING:
@@ -111,3 +113,46 @@ def ddb(aws: None) -> DynamoDBClient:
     client = boto3.client("dynamodb", region_name="us-east-1")
     create_concerts_table(client)
     return client
+
+
+class Clock:
+    """A settable clock for the service and sweeper."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+HOLD_SECONDS = 300
+MAX_SEATS = 2
+
+
+@dataclass
+class Wiring:
+    ddb: Any
+    repo: SeatRepository
+    tokens: Tokens
+    gate: FakeGate
+    clock: Clock
+    service: SeatService
+    sweeper: HoldSweeper
+
+    def token(self, user: str, concert: str = CONCERT, valid_for: timedelta = timedelta(hours=1)) -> str:
+        return mint(self.tokens, user, concert, now=self.clock.now, valid_for=valid_for)
+
+
+@pytest.fixture
+def wiring(ddb: DynamoDBClient) -> Wiring:
+    repo = SeatRepository(ddb, TABLE)
+    tokens = tokens_for(document(("k1", KeyStatus.ACTIVE)))
+    gate, clock = FakeGate(), Clock()
+    service = SeatService(
+        repo, lambda: tokens, gate, issuer=ISSUER, hold_seconds=HOLD_SECONDS, max_seats_per_user=MAX_SEATS,
+        clock=clock, sleep=lambda _: None,
+    )  # fmt: skip
+    return Wiring(ddb, repo, tokens, gate, clock, service, HoldSweeper(repo, clock))
