@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from common.config import Endpoints
+from infra import paths
 from infra.runtime.invoker import Invoker
+from infra.runtime.signing_keys import local_signing_key_overrides
 from infra.runtime.sources import EventSource
 from infra.runtime.workers import FunctionRuntime, LogSink, WorkerInvoker, print_log
 from infra.stack.clients import dynamodb_client, local_credentials_env
@@ -33,10 +35,16 @@ from infra.template import (
 
 
 def resolve_template(
-    template_path: Path, endpoints: Endpoints, parameter_overrides: Mapping[str, str] | None = None
+    template_path: Path,
+    endpoints: Endpoints,
+    parameter_overrides: Mapping[str, str] | None = None,
+    *,
+    state_dir: Path | None = None,
 ) -> SamTemplate:
-    """The template as it runs locally: Kafka parameters point at the local broker, stream ARNs are real."""
+    """The template as it runs locally: Kafka parameters point at the local broker, stream ARNs are real,
+    and key parameters (Metadata.Surge.LocalSigningKeys) name key files generated in `state_dir`."""
     overrides = {"KafkaBootstrapServers": endpoints.require_kafka(), **(parameter_overrides or {})}
+    overrides |= local_signing_key_overrides(template_path, overrides, state_dir or paths.state_dir())
     template = load_template(template_path, overrides, region=endpoints.region)
     if any(t.stream_view_type for t in template.tables.values()) and endpoints.dynamodb:
         arns = table_stream_arns(dynamodb_client(endpoints), template.tables.values())
@@ -95,7 +103,9 @@ class LocalRuntime:
 
     def start(self) -> None:
         provision(self.endpoints, self.template_path)
-        template = resolve_template(self.template_path, self.endpoints, self.parameter_overrides)
+        template = resolve_template(
+            self.template_path, self.endpoints, self.parameter_overrides, state_dir=self.state_dir
+        )
         runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
         invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
         self.invoker = invoker

@@ -1,0 +1,154 @@
+"""SeatApiFunction: HTTP API (payload v2.0) routes for seat availability and holds, gated by the token.
+
+The token says who the user is and that their queue entry was admitted; whether the entry is *still*
+active (not left, completed, expired) is the waiting room's to say, through a `SessionGate`. That gate
+is the one dependency this module does not build itself: `set_session_gate()` (or replacing
+`session_gate_for()`) supplies it, and without one a hold fails the invocation with a ConfigError
+rather than skipping the check.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common import correlation
+from common.dynamodb import dynamodb_client
+from common.http import bearer_token, json_response, message, parse_path, register_error_handlers
+from common.observability import logger, metrics, tracer
+from common.settings import ConfigError
+from waiting_room.dal.seats_repo import SeatRepository
+from waiting_room.logic.holds import SeatError, SeatService, SessionGate
+from waiting_room.logic.tokens import TokenRejected
+from waiting_room.models.seats import (
+    ConcertPath,
+    Hold,
+    HoldPath,
+    HoldResponse,
+    SeatPath,
+    SeatResponse,
+    SeatsResponse,
+    SeatView,
+)
+from waiting_room.seat_settings import SeatApiSettings
+from waiting_room.token_keys import TokenKeys
+
+app = APIGatewayHttpResolver()
+register_error_handlers(app)
+_service: SeatService | None = None
+_session_gate: SessionGate | None = None
+
+
+class _UnwiredGate:
+    """Fails closed: a hold must never skip the entry check because nobody supplied it."""
+
+    def is_active(self, entry_id: str, concert_id: str, now: datetime) -> bool:
+        raise ConfigError("SeatApiFunction: no SessionGate wired (set_session_gate / session_gate_for)")
+
+
+def set_session_gate(gate: SessionGate | None) -> None:
+    """Supply the gate that decides whether a token's queue entry is still active (drops the service)."""
+    global _session_gate, _service
+    _session_gate = gate
+    _service = None
+
+
+def session_gate_for(settings: SeatApiSettings) -> SessionGate:
+    """The gate the service is built with: the one set by `set_session_gate`, else none (fails closed)."""
+    return _session_gate or _UnwiredGate()
+
+
+def get_service() -> SeatService:
+    """Built on first use and kept for the life of the execution environment (warm invocations)."""
+    global _service
+    if _service is None:
+        settings = SeatApiSettings.from_env()
+        keys = TokenKeys(settings.token_keys)
+        _service = SeatService(
+            SeatRepository(dynamodb_client(), settings.table_name),
+            keys.current,
+            session_gate_for(settings),
+            issuer=settings.token_issuer,
+            hold_seconds=settings.hold_seconds,
+            max_seats_per_user=settings.max_seats_per_user,
+        )
+    return _service
+
+
+def set_service(service: SeatService | None) -> None:
+    """Tests inject a service wired to moto, fixed keys and a fake gate."""
+    global _service
+    _service = service
+
+
+def _hold_response(hold: Hold) -> HoldResponse:
+    return HoldResponse(
+        holdId=hold.hold_id,
+        seatId=hold.seat_id,
+        concertId=hold.concert_id,
+        status=hold.status,
+        expiresAt=datetime.fromtimestamp(hold.expires_ms / 1000, UTC),
+    )
+
+
+@app.get("/concerts/<concertId>/seats")
+def list_seats(concertId: str) -> Response:
+    concert_id = parse_path(ConcertPath, concertId=concertId).concertId
+    availability = get_service().availability(concert_id, bearer_token(app))
+    body = SeatsResponse(
+        concertId=concert_id,
+        total=len(availability.seats),
+        available=availability.count(SeatView.AVAILABLE),
+        held=availability.count(SeatView.HELD),
+        sold=availability.count(SeatView.SOLD),
+        seats=[SeatResponse(seatId=seat_id, status=view) for seat_id, view in availability.seats],
+    )
+    return json_response(HTTPStatus.OK, body)
+
+
+@app.post("/concerts/<concertId>/seats/<seatId>/hold")
+def hold_seat(concertId: str, seatId: str) -> Response:
+    path = parse_path(SeatPath, concertId=concertId, seatId=seatId)
+    hold = get_service().hold(path.concertId, path.seatId, bearer_token(app))
+    metrics.add_metric("SeatHoldsCreated", MetricUnit.Count, 1)
+    logger.info(
+        "seat held", extra={"holdId": hold.hold_id, "concertId": hold.concert_id, "seatId": hold.seat_id}
+    )
+    return json_response(HTTPStatus.CREATED, _hold_response(hold))
+
+
+@app.delete("/holds/<holdId>")
+def release_hold(holdId: str) -> Response:
+    hold_id = parse_path(HoldPath, holdId=holdId).holdId
+    hold = get_service().release(hold_id, bearer_token(app))
+    metrics.add_metric("SeatHoldsReleased", MetricUnit.Count, 1)
+    return json_response(HTTPStatus.OK, _hold_response(hold))
+
+
+@app.exception_handler(TokenRejected)
+def _token_rejected(error: TokenRejected) -> Response:
+    metrics.add_metric(f"SeatTokenRejected{error.status}", MetricUnit.Count, 1)
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if error.status == 401 else None
+    return json_response(error.status, {"message": error.reason}, headers=headers)
+
+
+@app.exception_handler(SeatError)
+def _seat_error(error: SeatError) -> Response:
+    metrics.add_metric(f"SeatRequestsRefused{error.status}", MetricUnit.Count, 1)
+    return message(error.status, str(error), **error.extra)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    correlation_id = correlation.from_http_event(event)
+    logger.set_correlation_id(correlation_id)
+    response = app.resolve(event, context)
+    response.setdefault("headers", {})[correlation.HTTP_HEADER] = correlation_id
+    return response
