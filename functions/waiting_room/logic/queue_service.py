@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -26,7 +26,7 @@ JSON_HEADERS = (("content-type", b"application/json"),)
 
 
 class SeatCreator(Protocol):
-    def create_seats(self, concert_id: str, seat_ids: list[str]) -> None: ...
+    def create_seats(self, concert_id: str, seat_ids: Sequence[str]) -> int: ...
 
 
 # (concertId, userId, entryId, position, expires_ms) -> a signed token
@@ -172,10 +172,3 @@ class QueueService:
         minted = mint(entry.concert_id, entry.user_id, entry.entry_id, entry.position, view.active_until_ms)
         stored = self._entries.set_token(entry.entry_id, minted, view.active_until_ms)
         return stored, view.active_until_ms
-
-    def is_active(self, entry_id: str, concert_id: str, now: datetime) -> bool:
-        """The seat API's gate: the token's entry is still in its active session."""
-        entry, concert = self._resolve(entry_id)
-        if entry is None or concert is None or entry.concert_id != concert_id:
-            return False
-        return entry_view(entry, concert, int(now.timestamp() * 1000)).status is EntryStatus.ACTIVE
