@@ -47,7 +47,9 @@ class StepPlan:
     admit: list[EntryItem] = field(default_factory=list)
     abandon: list[EntryItem] = field(default_factory=list)
     skipped_left: int = 0  # LEFT entries walked over (they were counted in leftWaiting)
-    skipped_other: int = 0  # COMPLETED/ABANDONED already
+    # ABANDONED already: marked by an earlier attempt of this step whose commit did not happen (only a
+    # walk marks abandonment, and a committed walk is behind nextPosition), so not counted yet.
+    abandoned_before: int = 0
     last_walked: int = 0  # highest position walked (0: none)
 
 
@@ -61,8 +63,8 @@ def plan_step(candidates: list[EntryItem], capacity: int, heartbeat_seconds: int
         plan.last_walked = entry.position
         if entry.state is EntryState.LEFT:
             plan.skipped_left += 1
-        elif entry.state is not EntryState.POSITIONED:
-            plan.skipped_other += 1
+        elif entry.state is EntryState.ABANDONED:
+            plan.abandoned_before += 1
         elif entry.last_seen_ms < cutoff:
             plan.abandon.append(entry)
         else:

@@ -79,7 +79,7 @@ class Admitter:
             for entry in plan.abandon:
                 if not self._entries.mark_abandoned(entry, cutoff):
                     raise Conflict("an entry polled while being abandoned")  # walk again, it is live
-            result.abandoned += len(plan.abandon)
+            result.abandoned += len(plan.abandon) + plan.abandoned_before
             result.skipped_left += plan.skipped_left
             admitted.extend(e.position for e in plan.admit)
             next_position = plan.last_walked + 1

@@ -301,6 +301,33 @@ def test_silent_users_are_abandoned_when_admission_reaches_them(ddb):
     assert statuses == [EntryStatus.ABANDONED, EntryStatus.ACTIVE, EntryStatus.ABANDONED]
 
 
+def test_a_user_polling_while_being_abandoned_is_admitted_and_counts_stay_exact(ddb):
+    make_concert(ddb, heartbeat_seconds=30)
+    requests = [ask(f"u{i}") for i in range(3)]
+    service(ddb).process(entries_event(requests))
+    later = T0 + timedelta(seconds=31)
+    poll(queue_service(ddb, later), requests[2].entryId)  # u2 is alive; u0 and u1 have gone quiet
+    entries = EntryRepository(ddb, TABLE)
+    mark = entries.mark_abandoned
+    marked: list[str] = []
+
+    def mark_then_poll(entry: Any, cutoff: int) -> bool:
+        marked.append(entry.user_id)
+        if entry.user_id == "u0":  # u1 polls right after u0 was marked: its own mark must fail
+            poll(queue_service(ddb, later), requests[1].entryId)
+        return mark(entry, cutoff)
+
+    entries.mark_abandoned = mark_then_poll  # type: ignore[method-assign,assignment]
+    result = Admitter(
+        ConcertRepository(ddb, TABLE), entries, now_ms=lambda: int(later.timestamp() * 1000)
+    ).step("c1")
+    assert marked == ["u0", "u1"]  # u1's mark failed, the step was walked again
+    assert (result.admitted, result.abandoned) == (2, 1)
+    assert concert_of(ddb).abandoned_count == 1
+    statuses = [poll(queue_service(ddb, later), r.entryId)[1].status for r in requests]
+    assert statuses == [EntryStatus.ABANDONED, EntryStatus.ACTIVE, EntryStatus.ACTIVE]
+
+
 def test_two_first_token_calls_get_one_token(ddb):
     make_concert(ddb)
     request = ask("alice")

@@ -108,7 +108,7 @@ def test_step_skips_left_and_abandons_silent_users_without_spending_slots():
     plan = plan_step(candidates, capacity=2, heartbeat_seconds=30, now_ms=MS0)
     assert [e.position for e in plan.admit] == [3, 5]
     assert [e.position for e in plan.abandon] == [2]
-    assert plan.skipped_left == 1 and plan.last_walked == 5
+    assert plan.skipped_left == 1 and plan.abandoned_before == 1 and plan.last_walked == 5
 
 
 def test_status_is_derived_from_the_concert_admissions():
