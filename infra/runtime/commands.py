@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import Endpoints
+from infra.dlt.status import add_dead_letter_counts
 from infra.paths import state_dir
 from infra.runtime.app import LocalRuntime, function_runtime, resolve_template, shared_environment
 from infra.runtime.workers import WorkerInvoker
@@ -177,6 +178,7 @@ def _status(_args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as exc:
         print(f"surge local runtime (pid {state['pid']}) does not answer: {exc}")
         return 1
+    add_dead_letter_counts(status)
     print(format_status(status))
     return 0
 
