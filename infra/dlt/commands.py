@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kafka.errors import KafkaError
 
 from infra.dlt.catalog import DeadLetterTopic, find_dead_letter_topic, load_dead_letter_topics
 from infra.dlt.connection import KafkaConnection, add_connection_options, connection_from_args
@@ -44,7 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "list", help="every DLT: messages by condition / errorType / reason, oldest, newest"
     )
     _common(listing)
-    listing.set_defaults(handler=_list)
+    listing.set_defaults(handler=_kafka_errors(_list))
 
     show = sub.add_parser("show", help="each dead letter decoded: source, key, value, headers, failure")
     show.add_argument("topic", metavar="TOPIC", help="a dead-letter topic of the template")
@@ -52,7 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     _filters(show)
     show.add_argument("--json", action="store_true", help="one JSON object per line, bytes as base64")
     _common(show)
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=_kafka_errors(_show))
 
     redrive = sub.add_parser(
         "redrive",
@@ -76,7 +79,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"skip records re-driven this often already (loop guard; default {DEFAULT_MAX_REDRIVES})",
     )
     _common(redrive)
-    redrive.set_defaults(handler=_redrive)
+    redrive.set_defaults(handler=_kafka_errors(_redrive))
+
+
+def _kafka_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A broker error (authentication, authorization, timeouts) is a one-line message, not a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except KafkaError as exc:
+            raise StackError(f"Kafka: {type(exc).__name__}: {exc}") from exc
+
+    return run
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -20,10 +20,13 @@ _POLL_MS = 500
 _STALL_S = 30.0  # no record for this long while short of the end: say so instead of hanging
 
 
-def open_consumer(connection: KafkaConnection, group_id: str | None = None) -> Any:
+def open_consumer(
+    connection: KafkaConnection, group_id: str | None = None, *, connect_timeout_s: float = 10.0
+) -> Any:
     try:
         return KafkaConsumer(
             group_id=group_id,
+            bootstrap_timeout_ms=int(connect_timeout_s * 1000),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             client_id="surge-dlt",
@@ -85,9 +88,11 @@ def beginning_and_end(
     return consumer.beginning_offsets(parts), consumer.end_offsets(parts)
 
 
-def message_counts(connection: KafkaConnection, topics: Iterable[str]) -> dict[str, int | None]:
+def message_counts(
+    connection: KafkaConnection, topics: Iterable[str], *, connect_timeout_s: float = 10.0
+) -> dict[str, int | None]:
     """Messages retained per topic (end minus beginning offsets); None for a topic that does not exist."""
-    consumer = open_consumer(connection)
+    consumer = open_consumer(connection, connect_timeout_s=connect_timeout_s)
     try:
         counts: dict[str, int | None] = {}
         for topic in topics:

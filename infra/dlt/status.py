@@ -24,7 +24,9 @@ def add_dead_letter_counts(status: dict[str, Any]) -> None:
     if not wanted or not servers:
         return
     try:
-        counts = message_counts(KafkaConnection(servers, "the local runtime"), set(wanted.values()))
+        counts = message_counts(
+            KafkaConnection(servers, "the local runtime"), set(wanted.values()), connect_timeout_s=3.0
+        )
     except (StackError, KafkaError):
         counts = {}
     for name, topic in wanted.items():
