@@ -317,9 +317,9 @@ class Redriver:
         if r.first_sent_at is not None and r.last_sent_at and r.last_sent_at > r.first_sent_at:
             rate = f"  {self._sends_started / (r.last_sent_at - r.first_sent_at + 1e-9):.0f}/s"
         verb = "would send" if self.plan.dry_run else "sent"
+        skipped = r.not_selected + r.loop_guarded + r.unreadable + r.sent_before_crash
         self.progress(
-            f"  read {r.considered}/{r.total}  {verb} {max(r.sent, self._sends_started)}  "
-            f"skipped {r.considered - max(r.sent, self._sends_started)}{rate}"
+            f"  read {r.considered}/{r.total}  {verb} {max(r.sent, self._sends_started)}  skipped {skipped}{rate}"
         )
 
 

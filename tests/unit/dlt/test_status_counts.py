@@ -4,6 +4,7 @@ Kafka that cannot answer gives "?" instead of failing the status command."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from infra.dlt.status import add_dead_letter_counts
 
@@ -15,11 +16,14 @@ def _closed_port() -> int:
 
 
 def test_unreachable_kafka_gives_a_question_mark():
-    status = {
+    status: dict[str, Any] = {
         "endpoints": {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{_closed_port()}"},
         "sources": {
             "Fn.Kafka": {"type": "SelfManagedKafka", "on_failure": "kafka://orders.dlt"},
-            "Fn.Sqs": {"type": "SelfManagedKafka", "on_failure": "arn:aws:sqs:us-east-1:000000000000:q (written locally)"},
+            "Fn.Sqs": {
+                "type": "SelfManagedKafka",
+                "on_failure": "arn:aws:sqs:us-east-1:000000000000:q (written locally)",
+            },
             "Fn.Http": {"type": "HttpApi"},
         },
     }
