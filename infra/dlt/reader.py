@@ -60,14 +60,9 @@ def read_until(
     consumer.assign(list(todo))
     for tp, offset in todo.items():
         consumer.seek(tp, offset)
-    last_record = time.monotonic()
+    last_progress = time.monotonic()
     while todo:
         batches = consumer.poll(timeout_ms=_POLL_MS)
-        if not batches:
-            if time.monotonic() - last_record > _STALL_S:
-                raise StackError(f"reading stalled short of the end: {todo} left")
-            continue
-        last_record = time.monotonic()
         for tp, records in batches.items():
             if tp not in todo:
                 continue
@@ -75,10 +70,16 @@ def read_until(
                 if record.offset >= end[tp]:
                     break
                 yield record
-            # Offsets may have gaps (compaction, transaction markers): the position says how far we are.
-            if consumer.position(tp) >= end[tp] or (records and records[-1].offset >= end[tp] - 1):
-                del todo[tp]
-                consumer.pause(tp)
+        # Offsets may have gaps (compaction, transaction markers): the position says how far we are.
+        for tp in [tp for tp in todo if consumer.position(tp) >= end[tp]]:
+            del todo[tp]
+            consumer.pause(tp)
+            last_progress = time.monotonic()
+        if batches:
+            last_progress = time.monotonic()
+        elif todo and time.monotonic() - last_progress > _STALL_S:
+            left = {f"{tp.topic}/{tp.partition}": end[tp] - consumer.position(tp) for tp in todo}
+            raise StackError(f"reading stalled for {_STALL_S:.0f}s short of the end; records left: {left}")
 
 
 def beginning_and_end(

@@ -188,8 +188,9 @@ def test_since_until_and_reason_select_exactly(servers, topics, make_topic, tmp_
     assert re.search(r"skipped\s+1 not a surge/AWS dead letter", out), out
 
 
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["crash", "ctrl-c"])
 def test_a_redrive_killed_half_way_sends_every_dead_letter_exactly_once(
-    servers, topics, make_topic, tmp_path
+    servers, topics, make_topic, tmp_path, stop
 ):
     source, dlt, template = topics
     count = 400
@@ -211,11 +212,14 @@ def test_a_redrive_killed_half_way_sends_every_dead_letter_exactly_once(
         # Batches of 100 at 100/s: killed at ~150, the second batch is half sent and not committed.
         wait_until(lambda: sum(watcher.end_offsets(parts).values()) >= 150, timeout=90, interval=0.01)
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        first.send_signal(stop)
+        first.wait(timeout=30)
         watcher.close()
     sent_before = sum(end_offsets(servers, target).values())
     assert sent_before < count, "the first run finished before it was killed: the test proved nothing"
+    if stop == signal.SIGINT:
+        output = first.stdout.read().decode() if first.stdout else ""
+        assert first.returncode == 130 and "run the same command again to resume" in output, output
 
     code, out = surge(*command[3:-2])  # the same command, without --rate
 
@@ -227,6 +231,21 @@ def test_a_redrive_killed_half_way_sends_every_dead_letter_exactly_once(
     # And a third run finds nothing left to do.
     code, out = surge(*command[3:-2])
     assert code == 0 and sum(end_offsets(servers, target).values()) == count, out
+
+
+def test_max_stops_and_the_same_command_continues(servers, topics, make_topic):
+    source, dlt, template = topics
+    dead_letter_originals(servers, source, dlt, [(b"k", b"%d" % i, []) for i in range(5)])
+    target = make_topic(partitions=1, prefix="dlt-target")
+
+    code, out = _redrive(servers, template, dlt, "--to", target, "--max", "2")
+    assert code == 0 and "stopped at --max 2: 3 left" in out, out
+    assert origins(read_all(servers, target)) == [f"{dlt}/0/0", f"{dlt}/0/1"]
+    code, out = _redrive(servers, template, dlt, "--to", target, "--max", "2")
+    assert code == 0 and "2 handled by earlier runs" in out, out
+    code, out = _redrive(servers, template, dlt, "--to", target)
+    assert code == 0, out
+    assert origins(read_all(servers, target)) == [f"{dlt}/0/{i}" for i in range(5)]
 
 
 def test_not_a_dlt_of_the_template_is_a_clear_error(servers, topics, capsys):
