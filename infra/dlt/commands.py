@@ -443,6 +443,6 @@ def format_report(report: RedriveReport, plan: RedrivePlan) -> str:
     if report.first_sent_at is not None and report.last_sent_at is not None and report.sent > 1:
         took = report.last_sent_at - report.first_sent_at
         lines.append(f"  took         {took:.1f}s ({report.sent / max(took, 1e-9):.1f}/s)")
-    if report.stopped_at_max:
+    if report.stopped_at_max and report.left:
         lines.append(f"  stopped at --max {plan.max_messages}: {report.left} left; run it again to continue")
     return "\n".join(lines)
