@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from coupons.models.events import DeadLetter
+from common.dead_letters import DeadLetter
 from tests.conftest import REPO
 from tests.dlt.support import (
     aws_failure_messages,
