@@ -16,7 +16,7 @@ Errors, chosen to match what API Gateway answers (JSON bodies):
 Differs from AWS:
 - Unknown path: 404 {"message":"Not Found"} for both kinds (a REST API answers 403 "Missing
   Authentication Token"). A known path with another method: 405 {"message":"Method Not Allowed"} and
-  an `Allow` header, as issue 3 asks; AWS answers 404 (HTTP API) / 403 (REST) since routes are
+  an `Allow` header, which says more to a client; AWS answers 404 (HTTP API) / 403 (REST) since routes are
   method + path. `$default`, when present, still takes every unmatched request, as in AWS.
 - HttpApi and Api routes share one server (one port), like `sam local start-api`; there are no stage
   prefixes in the URL, no authorizers, CORS, throttling or custom domains.

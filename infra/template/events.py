@@ -1,7 +1,7 @@
 """A function's `Events` entries -> typed event specs.
 
 Limits and defaults follow the Lambda CreateEventSourceMapping API and the SAM event docs;
-see /work/shared/kafka-esm.md for the Kafka behaviour the local runtime reproduces.
+see docs/event-sources.md for the Kafka behaviour the local runtime reproduces.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""On-failure destinations of the stream sources, and the Kafka dead-letter message (kafka-esm.md 3).
+"""On-failure destinations of the stream sources, and the Kafka dead-letter message
+(docs/event-sources.md, on-failure destinations).
 
 - `kafka://<topic>`: one JSON message per failed record, published with the record's original key
   on the same cluster (the topic must exist; surge does not create it here).
 - `arn:aws:sqs:...`, `arn:aws:sns:...`, `arn:aws:s3:::...`: nothing of AWS runs locally, so each
   message is appended as one JSON line to `<state dir>/dead-letters/<function>.<event>.jsonl`.
 
-The Kafka message: `requestContext.condition` is "RetriesExhausted" (the spelling of kafka-esm.md;
-AWS pages also write "RetryAttemptsExhausted") or "RecordAgeExceeded" (unconfirmed), and
+The Kafka message: `requestContext.condition` is "RetriesExhausted" (the spelling of AWS's Kafka
+pages; other AWS pages write "RetryAttemptsExhausted") or "RecordAgeExceeded" (unconfirmed), and
 `KafkaBatchInfo.recordInfo` holds the offset as a string and the record timestamp as an ISO string
 (unconfirmed).
 """

@@ -7,7 +7,7 @@ invoker, and go straight on with their partition's next closed batch; the Lambda
 built by the invoker's worker process (events.py says why). One batch per partition is in flight at a
 time; partitions run concurrently (pool size = assigned partitions, at most `max_workers`).
 
-Behaviours (kafka-esm.md sections 1-4; choices where AWS is silent are marked unconfirmed):
+Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconfirmed):
 - Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>` (unconfirmed; AWS
   uses the ESM UUID), so a restarted runtime resumes from the group's committed offsets.
 - StartingPosition applies only to partitions without a committed offset: TRIM_HORIZON = earliest,
