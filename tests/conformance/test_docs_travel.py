@@ -1,4 +1,4 @@
-"""The repo's docs stand on their own: a clone has no ../shared/ folder and no issue tracker, so no
+"""The repo's docs stand on their own: a clone has nothing beside it and no issue tracker, so no
 file may point there, and every repo path the docs name must exist."""
 
 from __future__ import annotations
