@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from common.config import Endpoints
+from infra.runtime.dynamodb_streams import regional_arn
+from infra.runtime.filters import fields_outside
 from infra.runtime.invoker import Invoker
 from infra.runtime.sources import EventSource
 from infra.runtime.workers import FunctionRuntime, LogSink, WorkerInvoker, print_log
@@ -41,7 +43,11 @@ def resolve_template(
     if any(t.stream_view_type for t in template.tables.values()) and endpoints.dynamodb:
         arns = table_stream_arns(dynamodb_client(endpoints), template.tables.values())
         if arns:
-            attributes = {(logical_id, "StreamArn"): arn for logical_id, arn in arns.items()}
+            # In the template's region, as the records' eventSourceARN (see regional_arn).
+            attributes = {
+                (logical_id, "StreamArn"): regional_arn(arn, endpoints.region)
+                for logical_id, arn in arns.items()
+            }
             template = load_template(
                 template_path, overrides, region=endpoints.region, resource_attributes=attributes
             )
@@ -91,10 +97,11 @@ class LocalRuntime:
         self.invoker: Invoker | None = None
         self.http: Any = None
         self.started_at = 0.0
+        self.warnings: list[str] = []  # said at start-up and kept in status
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        provision(self.endpoints, self.template_path)
+        provision(self.endpoints, self.template_path, self.parameter_overrides)
         template = resolve_template(self.template_path, self.endpoints, self.parameter_overrides)
         runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
         invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
@@ -113,6 +120,10 @@ class LocalRuntime:
         for source in self.sources:
             source.start()
 
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.log("surge", f"warning: {message}")
+
     def _warm(self, invoker: WorkerInvoker, environments: Mapping[str, int]) -> None:
         """Initialize each function's environments before any event arrives, all at once, so the
         first surge does not queue behind cold starts: its ProvisionedConcurrencyConfig, else one."""
@@ -126,6 +137,12 @@ class LocalRuntime:
     def _source(self, event: Any, invoker: Invoker, template: SamTemplate) -> EventSource:
         if isinstance(event, KafkaEventSpec):
             from infra.runtime.kafka.source import KafkaEventSource
+
+            for field in fields_outside(event.filter_patterns, {"value"}):
+                self.warn(
+                    f"{event.function_logical_id}.{event.name}: FilterCriteria filters on {field!r}, "
+                    "but Lambda filters Kafka records on 'value' only: that pattern matches no record"
+                )
 
             return KafkaEventSource(
                 event,
@@ -189,6 +206,7 @@ class LocalRuntime:
             "started_at": self.started_at,
             "url": self.url,
             "endpoints": self.endpoints.as_env(),
+            "warnings": self.warnings,
             "sources": {source.name: source.status() for source in self.sources},
         }
 

@@ -183,6 +183,7 @@ def _status(_args: argparse.Namespace) -> int:
 
 def format_status(status: dict[str, Any]) -> str:
     lines = [f"surge local runtime: {status['url']}  template {status['template']}"]
+    lines += [f"  warning: {warning}" for warning in status.get("warnings") or []]
     for name, source in status["sources"].items():
         kind = source.get("type", "?")
         state = source.get("state", "?")
@@ -233,7 +234,8 @@ def _invoke(args: argparse.Namespace) -> int:
 def _load_plain(path: Path, overrides: dict[str, str]) -> Any:
     from infra.template import load_template
 
-    return load_template(path, overrides)
+    # No broker: invoking a function with a fixture polls nothing, so an MSK event needs none.
+    return load_template(path, overrides, msk_bootstrap_default="")
 
 
 def _read_event(path: Path) -> Any:

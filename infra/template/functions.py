@@ -76,9 +76,7 @@ def _code_dir(props: _WithGlobals, root: Path) -> Path:
     value = source.get("CodeUri") if source.has("CodeUri") else None
     where = source.at("CodeUri")
     if value is None:
-        raise TemplateError(
-            f"CodeUri is required (on the function or in Globals.Function) (at {props.function.where})"
-        )
+        return root.resolve()  # SAM CLI's default: the template's folder
     if not isinstance(value, str) or value.startswith("s3://"):
         raise TemplateError(
             "CodeUri must be a local folder; an S3 location is not supported by the local runtime "

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,12 @@ def load_template(
     region: str = "us-east-1",
     account_id: str = "000000000000",
     resource_attributes: Mapping[tuple[str, str], str] | None = None,
+    msk_bootstrap_default: str | None = None,
 ) -> SamTemplate:
     """Loads and resolves a SAM template. Raises TemplateError (only) for bad input.
+
+    `msk_bootstrap_default`: the brokers of MSK events when neither an override nor a
+    KafkaBootstrapServers parameter gives them (e.g. "" for an invocation that polls nothing).
 
     `resource_attributes` supplies values known only at run time, e.g. {("CouponsTable", "StreamArn"): arn};
     a ("Resource", "Ref") key supplies what `Ref Resource` returns for resource types we do not model.
@@ -58,7 +63,13 @@ def load_template(
     path = Path(path).absolute()
     try:
         return _load(
-            path, parameter_overrides or {}, stack_name, region, account_id, resource_attributes or {}
+            path,
+            parameter_overrides or {},
+            stack_name,
+            region,
+            account_id,
+            resource_attributes or {},
+            msk_bootstrap_default,
         )
     except TemplateError as exc:
         if str(exc).startswith(str(path)):
@@ -76,6 +87,7 @@ def _load(
     region: str,
     account_id: str,
     resource_attributes: Mapping[tuple[str, str], str],
+    msk_bootstrap_default: str | None,
 ) -> SamTemplate:
     overrides = {k: str(v) for k, v in parameter_overrides.items()}
     raw = read_template_file(path)
@@ -95,7 +107,9 @@ def _load(
         resource_attributes=resource_attributes,
     )
     # MSK events have no broker list in SAM; locally it comes from the override or the parameter.
-    bootstrap_fallback = overrides.get("KafkaBootstrapServers", parameters.get("KafkaBootstrapServers"))
+    bootstrap_fallback = overrides.get(
+        "KafkaBootstrapServers", parameters.get("KafkaBootstrapServers", msk_bootstrap_default)
+    )
     globals_function = (raw.get("Globals") or {}).get("Function")
 
     functions: dict[str, FunctionSpec] = {}
@@ -118,17 +132,35 @@ def _load(
                 logical_id, resource, globals_function, resolver, path.parent, bootstrap_fallback
             )
 
+    scope = stack_scope(stack_name, path)
+    functions = {fid: _with_default_groups(f, scope) for fid, f in functions.items()}
     return SamTemplate(
         path=path,
         parameters=parameters,
         functions=functions,
         tables=tables,
-        topics=_topics(raw.get("Metadata") or {}),
+        topics=_topics(raw.get("Metadata") or {}, resolver),
         stack_name=stack_name,
         region=region,
         account_id=account_id,
         raw=raw,
     )
+
+
+def stack_scope(stack_name: str, path: Path) -> str:
+    """8 hex digits naming one stack of one template: AWS gives every event source mapping a UUID,
+    so two stacks never share a consumer group; locally the stack is its name and template file."""
+    return hashlib.sha256(f"{stack_name}\0{path}".encode()).hexdigest()[:8]
+
+
+def _with_default_groups(function: FunctionSpec, scope: str) -> FunctionSpec:
+    events = [
+        replace(e, default_group_id=f"surge-{e.function_logical_id}-{e.name}-{scope}")
+        if isinstance(e, KafkaEventSpec)
+        else e
+        for e in function.events
+    ]
+    return replace(function, events=events)
 
 
 def _check_transform(raw: dict[str, Any]) -> None:
@@ -167,7 +199,7 @@ def _parameters(
     return result
 
 
-def _topics(metadata: dict[str, Any]) -> list[TopicSpec]:
+def _topics(metadata: dict[str, Any], resolver: Resolver) -> list[TopicSpec]:
     surge = metadata.get("Surge") or {}
     raw_topics = surge.get("KafkaTopics") if isinstance(surge, dict) else None
     if raw_topics is None:
@@ -183,7 +215,9 @@ def _topics(metadata: dict[str, Any]) -> list[TopicSpec]:
         unknown = sorted(set(entry) - {"Name", "Partitions", "Config"})
         if unknown:
             raise TemplateError(f"Kafka topic has unknown keys {unknown} (at {at})")
-        name, partitions, config = entry.get("Name"), entry.get("Partitions", 1), entry.get("Config") or {}
+        # Names may come from parameters (`!Ref TopicName`), so overrides reach the topics created.
+        name = resolver.resolve(entry.get("Name"), f"{at}.Name")
+        partitions, config = entry.get("Partitions", 1), entry.get("Config") or {}
         if not isinstance(name, str) or not _TOPIC_NAME.match(name) or name in (".", ".."):
             raise TemplateError(f"invalid Kafka topic Name {name!r} (at {at}.Name)")
         if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:

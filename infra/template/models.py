@@ -36,6 +36,8 @@ class KafkaEventSpec:
     bisect_on_error: bool = False
     on_failure_destination: str | None = None
     provisioned_pollers: tuple[int, int] | None = None
+    # Without ConsumerGroupId: the group this mapping uses, unique per stack (see loader.py).
+    default_group_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ built by the invoker's worker process (events.py says why). One batch per partit
 time; partitions run concurrently (pool size = assigned partitions, at most `max_workers`).
 
 Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconfirmed):
-- Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>` (unconfirmed; AWS
-  uses the ESM UUID), so a restarted runtime resumes from the group's committed offsets.
+- Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>-<stack scope>`
+  (unconfirmed; AWS uses the ESM UUID; the scope hashes the stack name and template path, see
+  `stack_scope`), so a restarted runtime resumes from the group's committed offsets and two
+  templates on one Kafka never share a group.
 - StartingPosition applies only to partitions without a committed offset: TRIM_HORIZON = earliest,
   LATEST = latest, AT_TIMESTAMP = the first offset at or after StartingPositionTimestamp (latest when
   there is none).
@@ -73,7 +75,9 @@ _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record w
 
 
 def default_group_id(spec: KafkaEventSpec) -> str:
-    return spec.consumer_group_id or f"surge-{spec.function_logical_id}-{spec.name}"
+    """ConsumerGroupId, else the template's per-stack default, else (a spec built by hand) one from
+    the logical ids."""
+    return spec.consumer_group_id or spec.default_group_id or f"surge-{spec.function_logical_id}-{spec.name}"
 
 
 @dataclass

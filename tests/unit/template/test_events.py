@@ -264,6 +264,7 @@ def test_dynamodb_stream_get_att_string_form(load_text: LoadText) -> None:
           T:
             Type: AWS::DynamoDB::Table
             Properties:
+              BillingMode: PAY_PER_REQUEST
               AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
               KeySchema: [{AttributeName: pk, KeyType: HASH}]
               StreamSpecification: {StreamViewType: KEYS_ONLY}
