@@ -98,11 +98,13 @@ class LocalRuntime:
         self.http: Any = None
         self.started_at = 0.0
         self.warnings: list[str] = []  # said at start-up and kept in status
+        self.init_errors: dict[str, str] = {}  # function -> why its first environment failed to start
         self._stopped = threading.Event()
 
     def start(self) -> None:
         provision(self.endpoints, self.template_path, self.parameter_overrides)
         template = resolve_template(self.template_path, self.endpoints, self.parameter_overrides)
+        self._warn_missing_topics(template)
         runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
         invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
         self.invoker = invoker
@@ -120,6 +122,24 @@ class LocalRuntime:
         for source in self.sources:
             source.start()
 
+    def _warn_missing_topics(self, template: SamTemplate) -> None:
+        """Topics declared in Metadata.Surge.KafkaTopics were just created; a topic an event reads
+        that is neither declared nor on the broker is named here (its source waits for it, and
+        health says so until it exists)."""
+        events = [e for e in template.kafka_events() if e.enabled]
+        if not events:
+            return
+        from infra.stack.resources import existing_topics
+
+        declared = {t.name for t in template.topics}
+        present = existing_topics(self.endpoints.require_kafka())
+        for event in events:
+            if event.topic not in declared and event.topic not in present:
+                self.warn(
+                    f"topic {event.topic} of {event.function_logical_id}.{event.name} does not exist and "
+                    "is not declared under Metadata.Surge.KafkaTopics; the event waits until it is created"
+                )
+
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         self.log("surge", f"warning: {message}")
@@ -132,6 +152,7 @@ class LocalRuntime:
             errors = pool.map(lambda fid: invoker.warm(fid, environments[fid]), function_ids)
             for function_id, error in zip(function_ids, errors, strict=True):
                 if error:
+                    self.init_errors[function_id] = error
                     self.log(function_id, f"init failed: {error}")
 
     def _source(self, event: Any, invoker: Invoker, template: SamTemplate) -> EventSource:
@@ -195,9 +216,24 @@ class LocalRuntime:
         return str(self.http.url)
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        waiting = [source.name for source in self.sources if not source.ready()]
-        if waiting:
-            return 503, {"status": "starting", "waiting_for": waiting}
+        """200 only when every function initialized and every event source polls (or serves);
+        else 503 with the reasons: `problems` (will not get better by waiting: fix the function or
+        the topic) and `waiting_for` (sources still starting)."""
+        problems = [f"{fid}: init failed: {error}" for fid, error in sorted(self.init_errors.items())]
+        waiting: list[str] = []
+        for source in self.sources:
+            status = source.status()
+            if status.get("problem"):
+                problems.append(f"{source.name}: {status['problem']}")
+            elif not source.ready():
+                last_error = status.get("last_error") or {}
+                if last_error.get("message"):
+                    problems.append(f"{source.name}: {last_error['message']}")
+                else:
+                    waiting.append(source.name)
+        if problems or waiting:
+            state = "unhealthy" if problems else "starting"
+            return 503, {"status": state, "problems": problems, "waiting_for": waiting}
         return 200, {"status": "ok", "sources": len(self.sources)}
 
     def status(self) -> dict[str, Any]:
@@ -206,6 +242,7 @@ class LocalRuntime:
             "started_at": self.started_at,
             "url": self.url,
             "endpoints": self.endpoints.as_env(),
+            "health": self.health()[1],
             "warnings": self.warnings,
             "sources": {source.name: source.status() for source in self.sources},
         }
@@ -214,13 +251,19 @@ class LocalRuntime:
         return 200, self.status()
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
+        code, body = self.wait_settled(timeout)
+        if code != 200:
+            raise TimeoutError(f"not healthy after {timeout:.0f}s: {body['problems'] + body['waiting_for']}")
+
+    def wait_settled(self, timeout: float = 60.0) -> tuple[int, dict[str, Any]]:
+        """Wait until healthy, or until nothing is merely starting any more (what is left are
+        problems waiting cannot fix), or `timeout`; returns the health answer then."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             code, body = self.health()
-            if code == 200:
-                return
+            if code == 200 or not body["waiting_for"] or time.monotonic() >= deadline:
+                return code, body
             time.sleep(0.1)
-        raise TimeoutError(f"event sources not polling after {timeout:.0f}s: {body['waiting_for']}")
 
     def stop(self) -> None:
         if self._stopped.is_set():

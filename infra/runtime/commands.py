@@ -120,7 +120,7 @@ def _up(args: argparse.Namespace) -> int:
     )
     try:
         runtime.start()
-        runtime.wait_healthy()
+        code, health = runtime.wait_settled()
         _write_local_state(states, runtime)
         print(
             f"surge local runtime: {len(runtime.sources)} event sources from {args.template}, "
@@ -129,6 +129,7 @@ def _up(args: argparse.Namespace) -> int:
         )
         print(f"  Kafka {endpoints.kafka_bootstrap_servers}  DynamoDB {endpoints.dynamodb}")
         print(f"  HTTP API {runtime.url}  (health: {runtime.url}/_surge/health)", flush=True)
+        _print_not_serving(code, health)
         print("Ctrl-C stops everything.", flush=True)
         while True:
             time.sleep(1)
@@ -142,6 +143,14 @@ def _up(args: argparse.Namespace) -> int:
             stack.stop()
         if log_file is not None:
             log_file.close()
+
+
+def _print_not_serving(code: int, health: dict[str, Any]) -> None:
+    """The rest runs; health answers 503 and names these until they are fixed."""
+    if code == 200:
+        return
+    for problem in health["problems"] + [f"{name}: still starting" for name in health["waiting_for"]]:
+        print(f"  NOT SERVING  {problem}", flush=True)
 
 
 def _write_local_state(states: Path, runtime: LocalRuntime) -> None:
@@ -183,13 +192,26 @@ def _status(_args: argparse.Namespace) -> int:
 
 def format_status(status: dict[str, Any]) -> str:
     lines = [f"surge local runtime: {status['url']}  template {status['template']}"]
+    health = status.get("health") or {}
+    if health:
+        lines.append(f"  health: {health.get('status')}")
+        lines += [f"    NOT SERVING  {problem}" for problem in health.get("problems") or []]
     lines += [f"  warning: {warning}" for warning in status.get("warnings") or []]
     for name, source in status["sources"].items():
         kind = source.get("type", "?")
         state = source.get("state", "?")
-        details = {k: v for k, v in source.items() if k not in ("type", "state", "partitions", "routes")}
+        details = {
+            k: v for k, v in source.items() if k not in ("type", "state", "partitions", "routes", "problem")
+        }
         summary = "  ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, dict | list))
         lines.append(f"  {name:45} {kind:17} {state:9} {summary}")
+        if source.get("problem"):
+            lines.append(f"      problem: {source['problem']}")
+        last_error = source.get("last_error")
+        if last_error:
+            lines.append(
+                f"      last error: {last_error.get('type')}: {last_error.get('message')} ({last_error.get('at')})"
+            )
         for partition, info in (source.get("partitions") or {}).items():
             lines.append(f"      {partition:41} " + "  ".join(f"{k}={v}" for k, v in info.items()))
     return "\n".join(lines)

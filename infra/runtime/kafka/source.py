@@ -71,6 +71,8 @@ _BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
 _METADATA_WAIT_S = 10.0  # for the topic's partitions before joining the group (see _await_topic_leaders)
 _EMPTY_REJOIN_S = 3.0
 _MAX_EMPTY_REJOINS = 5
+_UNKNOWN_TOPIC = 3  # Kafka's UNKNOWN_TOPIC_OR_PARTITION error code
+_MISSING_TOPIC_RECHECK_S = 1.0
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
@@ -169,6 +171,7 @@ class KafkaEventSource:
         self._pool_size = 0
         self._consumer: Any = None
         self._ready = threading.Event()
+        self._problem: str | None = None  # why it cannot poll yet (status and health say it)
 
     # ---- EventSource -------------------------------------------------------------------------
 
@@ -190,6 +193,7 @@ class KafkaEventSource:
         return {
             "type": "MSK" if self.spec.source_kind == "MSK" else "SelfManagedKafka",
             "state": self._state,
+            "problem": self._problem,
             "topic": self.spec.topic,
             "group": self.group_id,
             "partitions": dict(self._lag),
@@ -213,6 +217,7 @@ class KafkaEventSource:
             self._consumer = self._open_consumer()
         except Exception as exc:
             self.counters.error(type(exc).__name__, f"cannot start the consumer: {exc}")
+            self._problem = f"cannot start the consumer: {exc}"
             self._state = "failed"
             return
         self._state = "polling"
@@ -251,18 +256,37 @@ class KafkaEventSource:
 
     def _await_topic_leaders(self) -> None:
         """Wait until the broker serves the topic's partitions before joining the group, so the group
-        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic still
-        without partitions after `_METADATA_WAIT_S` is joined anyway, and said in status."""
+        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic the
+        broker does not have is waited for as long as it takes (the broker never creates topics on
+        its own), with the reason in status (`problem`) and health; one that exists but still lacks
+        partition leaders after `_METADATA_WAIT_S` is joined anyway, and said in status."""
         deadline = time.monotonic() + _METADATA_WAIT_S
-        while not self._stop.is_set() and not self._topic_has_leaders():
+        while not self._stop.is_set():
+            exists, served = self._topic_state()
+            if served:
+                self._problem = None
+                return
+            if not exists:
+                self._problem = (
+                    f"topic {self.spec.topic} does not exist (needed by {self.name}); create it, or "
+                    "declare it under Metadata.Surge.KafkaTopics so that the runtime creates it"
+                )
+                deadline = time.monotonic() + _METADATA_WAIT_S
+                self._stop.wait(_MISSING_TOPIC_RECHECK_S)
+                continue
             if time.monotonic() >= deadline:
                 self.counters.error(
                     "UnknownTopic", f"topic {self.spec.topic} has no partitions with a leader"
                 )
+                self._problem = None
                 return
             self._stop.wait(0.1)
 
     def _topic_has_leaders(self) -> bool:
+        return self._topic_state()[1]
+
+    def _topic_state(self) -> tuple[bool, bool]:
+        """(the broker knows the topic, and serves all its partitions)."""
         admin = KafkaAdminClient(
             bootstrap_servers=self.bootstrap_servers, **_admin_config(self.consumer_config)
         )
@@ -271,9 +295,12 @@ class KafkaEventSource:
         finally:
             admin.close()
         partitions = topic.get("partitions") or []
-        return (
+        if topic.get("error_code") == _UNKNOWN_TOPIC:
+            return False, False
+        served = (
             topic.get("error_code") == 0 and bool(partitions) and all(p["leader_id"] >= 0 for p in partitions)
         )
+        return True, served
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
