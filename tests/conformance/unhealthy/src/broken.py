@@ -1,4 +1,4 @@
-import a_module_that_is_not_installed  # noqa: F401
+import a_module_that_is_not_installed  # type: ignore[import-not-found]  # noqa: F401
 
 
 def handler(event, context):
