@@ -30,6 +30,7 @@ from infra.template import (
     KafkaEventSpec,
     SamTemplate,
     ScheduleEventSpec,
+    TemplateError,
     load_template,
 )
 
@@ -84,13 +85,18 @@ class LocalRuntime:
         max_concurrency: int = 10,
         state_dir: Path,
         log: LogSink = print_log,
+        skip_unsupported: bool = False,
     ) -> None:
+        """`skip_unsupported`: run what the runtime can and list the rest in status and health;
+        without it, a template with anything the runtime cannot run is refused (TemplateError)."""
         self.template_path = template_path
         self.endpoints = endpoints
         self.host = host
         self.port = port
         self.parameter_overrides = dict(parameter_overrides or {})
         self.max_concurrency = max_concurrency
+        self.skip_unsupported = skip_unsupported
+        self.skipped: list[str] = []  # "<construct> (at <where>)" of what runs without it
         self.state_dir = state_dir
         self.log = log
         self.sources: list[EventSource] = []
@@ -102,6 +108,7 @@ class LocalRuntime:
         self._stopped = threading.Event()
 
     def start(self) -> None:
+        self._check_supported()
         provision(self.endpoints, self.template_path, self.parameter_overrides)
         template = resolve_template(self.template_path, self.endpoints, self.parameter_overrides)
         self._warn_missing_topics(template)
@@ -121,6 +128,23 @@ class LocalRuntime:
         self.started_at = time.time()
         for source in self.sources:
             source.start()
+
+    def _check_supported(self) -> None:
+        """List every construct the runtime cannot run, with its location, before anything starts;
+        refuse them all at once unless told to skip them."""
+        overrides = {"KafkaBootstrapServers": self.endpoints.require_kafka(), **self.parameter_overrides}
+        template = load_template(self.template_path, overrides, region=self.endpoints.region)
+        if not template.unsupported:
+            return
+        listed = "\n".join(f"  - {problem} (skips the {problem.skipped})" for problem in template.unsupported)
+        if not self.skip_unsupported:
+            raise TemplateError(
+                f"{self.template_path}: the local runtime cannot run these; fix them, or pass "
+                f"--skip-unsupported to run the rest without them:\n{listed}"
+            )
+        self.skipped = [f"{problem} (skips the {problem.skipped})" for problem in template.unsupported]
+        for entry in self.skipped:
+            self.log("surge", f"skipped: {entry}")
 
     def _warn_missing_topics(self, template: SamTemplate) -> None:
         """Topics declared in Metadata.Surge.KafkaTopics were just created; a topic an event reads
@@ -233,8 +257,14 @@ class LocalRuntime:
                     waiting.append(source.name)
         if problems or waiting:
             state = "unhealthy" if problems else "starting"
-            return 503, {"status": state, "problems": problems, "waiting_for": waiting}
-        return 200, {"status": "ok", "sources": len(self.sources)}
+            return 503, {
+                "status": state,
+                "problems": problems,
+                "waiting_for": waiting,
+                "skipped": self.skipped,
+            }
+        # What --skip-unsupported left out does not make it unhealthy (it was asked for), but is said.
+        return 200, {"status": "ok", "sources": len(self.sources), "skipped": self.skipped}
 
     def status(self) -> dict[str, Any]:
         return {
@@ -244,6 +274,7 @@ class LocalRuntime:
             "endpoints": self.endpoints.as_env(),
             "health": self.health()[1],
             "warnings": self.warnings,
+            "skipped": self.skipped,
             "sources": {source.name: source.status() for source in self.sources},
         }
 

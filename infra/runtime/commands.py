@@ -38,6 +38,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--dynamodb", metavar="URL", help="use this DynamoDB endpoint (with --kafka)")
     up.add_argument("--max-concurrency", type=int, default=10, help="worker processes per function")
     up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
+    up.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="run the template without what the local runtime cannot run (listed in status and health)",
+    )
     up.set_defaults(handler=_up)
     sub.add_parser("status", help="per event source: lag, batches, retries, dead-lettered").set_defaults(
         handler=_status
@@ -117,6 +122,7 @@ def _up(args: argparse.Namespace) -> int:
         max_concurrency=args.max_concurrency,
         state_dir=states,
         log=log,
+        skip_unsupported=args.skip_unsupported,
     )
     try:
         runtime.start()
@@ -197,6 +203,7 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  health: {health.get('status')}")
         lines += [f"    NOT SERVING  {problem}" for problem in health.get("problems") or []]
     lines += [f"  warning: {warning}" for warning in status.get("warnings") or []]
+    lines += [f"  skipped (--skip-unsupported): {entry}" for entry in status.get("skipped") or []]
     for name, source in status["sources"].items():
         kind = source.get("type", "?")
         state = source.get("state", "?")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from infra.template.errors import TemplateError
+from infra.template.errors import TemplateError, UnsupportedConstruct
 from infra.template.functions import parse_function
 from infra.template.intrinsics import FUNCTION_TYPE, TABLE_TYPE, Resolver, to_text
 from infra.template.models import FunctionSpec, KafkaEventSpec, TableSpec, TopicSpec
@@ -18,8 +18,14 @@ from infra.template.yaml_loader import read_template_file
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-# Lambda resources the local runtime cannot run; say so instead of ignoring them.
-_UNSUPPORTED_FUNCTION_TYPES = {"AWS::Lambda::Function"}
+# Resources the local runtime cannot run; listed (SamTemplate.unsupported), never ignored silently.
+_UNSUPPORTED_RESOURCE_TYPES = {
+    "AWS::Lambda::Function": f"declare it as {FUNCTION_TYPE}",
+    "AWS::Lambda::EventSourceMapping": f"declare the event under the {FUNCTION_TYPE}'s Events",
+    "AWS::Lambda::Url": "function URLs are not served",
+    "AWS::Serverless::StateMachine": "Step Functions do not run locally",
+    "AWS::Serverless::SimpleTable": f"declare it as {TABLE_TYPE}",
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class SamTemplate:
     region: str
     account_id: str
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    # Valid SAM the local runtime cannot run, each with its location and what it leaves out.
+    unsupported: list[UnsupportedConstruct] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -114,23 +122,31 @@ def _load(
 
     functions: dict[str, FunctionSpec] = {}
     tables: dict[str, TableSpec] = {}
+    unsupported: list[UnsupportedConstruct] = []
     for logical_id, resource in (raw.get("Resources") or {}).items():
         if not isinstance(resource, dict):
             raise TemplateError(f"resource {logical_id} must be a mapping (at Resources.{logical_id})")
         resource_type = resource.get("Type")
-        if resource_type in _UNSUPPORTED_FUNCTION_TYPES:
-            raise TemplateError(
-                f"{resource_type} {logical_id} is not supported by the local runtime; "
-                f"declare it as {FUNCTION_TYPE} (at Resources.{logical_id})"
+        if resource_type in _UNSUPPORTED_RESOURCE_TYPES and resolver.is_included(logical_id):
+            unsupported.append(
+                UnsupportedConstruct(
+                    f"{resource_type} {logical_id} ({_UNSUPPORTED_RESOURCE_TYPES[str(resource_type)]})",
+                    f"Resources.{logical_id}",
+                    f"resource {logical_id}",
+                )
             )
+            continue
         if resource_type not in (TABLE_TYPE, FUNCTION_TYPE) or not resolver.is_included(logical_id):
             continue
         if resource_type == TABLE_TYPE:
             tables[logical_id] = parse_table(logical_id, resource.get("Properties"), resolver)
-        else:
+            continue
+        try:
             functions[logical_id] = parse_function(
-                logical_id, resource, globals_function, resolver, path.parent, bootstrap_fallback
+                logical_id, resource, globals_function, resolver, path.parent, bootstrap_fallback, unsupported
             )
+        except UnsupportedConstruct as problem:
+            unsupported.append(problem)
 
     scope = stack_scope(stack_name, path)
     functions = {fid: _with_default_groups(f, scope) for fid, f in functions.items()}
@@ -144,6 +160,7 @@ def _load(
         region=region,
         account_id=account_id,
         raw=raw,
+        unsupported=unsupported,
     )
 
 
