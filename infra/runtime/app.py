@@ -17,6 +17,8 @@ from typing import Any
 from common.config import Endpoints
 from infra.runtime.dynamodb_streams import regional_arn
 from infra.runtime.filters import fields_outside
+from infra.runtime.function_env import FunctionEnvironment, FunctionSetupError
+from infra.runtime.function_env import prepare as prepare_function
 from infra.runtime.invoker import Invoker
 from infra.runtime.sources import EventSource
 from infra.runtime.workers import FunctionRuntime, LogSink, WorkerInvoker, print_log
@@ -55,7 +57,12 @@ def resolve_template(
     return template
 
 
-def function_runtime(spec: FunctionSpec, max_concurrency: int) -> FunctionRuntime:
+def function_runtime(
+    spec: FunctionSpec, max_concurrency: int, environment: FunctionEnvironment | None = None
+) -> FunctionRuntime:
+    """Raises FunctionSetupError when `environment` is not given and cannot be prepared."""
+    if environment is None:
+        environment = prepare_function(spec.logical_id, spec.runtime, spec.code_dir, spec.layers)
     return FunctionRuntime(
         function_id=spec.logical_id,
         function_name=spec.function_name,
@@ -65,6 +72,11 @@ def function_runtime(spec: FunctionSpec, max_concurrency: int) -> FunctionRuntim
         memory_mb=spec.memory_size,
         environment=spec.environment,
         max_concurrency=max(max_concurrency, spec.provisioned_concurrency),
+        runtime=spec.runtime,
+        interpreter=environment.interpreter,
+        interpreter_args=environment.interpreter_args,
+        python_path=environment.python_path,
+        extra_env=environment.extra_env,
     )
 
 
@@ -112,12 +124,16 @@ class LocalRuntime:
         provision(self.endpoints, self.template_path, self.parameter_overrides)
         template = resolve_template(self.template_path, self.endpoints, self.parameter_overrides)
         self._warn_missing_topics(template)
-        runtimes = {fid: function_runtime(f, self.max_concurrency) for fid, f in template.functions.items()}
+        runtimes = self._prepare_functions(template)
         invoker = WorkerInvoker(runtimes, shared_environment(self.endpoints), log=self.log)
         self.invoker = invoker
-        self._warm(invoker, {fid: max(1, f.provisioned_concurrency) for fid, f in template.functions.items()})
+        self._warm(
+            invoker, {fid: max(1, template.functions[fid].provisioned_concurrency) for fid in runtimes}
+        )
         routes: list[HttpApiEventSpec] = []
         for function in template.functions.values():
+            if function.logical_id not in runtimes:
+                continue  # it cannot run here (said in health); its events would only fail
             for event in function.events:
                 if isinstance(event, HttpApiEventSpec):
                     routes.append(event)
@@ -128,6 +144,26 @@ class LocalRuntime:
         self.started_at = time.time()
         for source in self.sources:
             source.start()
+
+    def _prepare_functions(self, template: SamTemplate) -> dict[str, FunctionRuntime]:
+        """Interpreter, requirements and layers of each function (function_env.py); a function
+        that cannot be prepared is left out and named in health."""
+        runtimes: dict[str, FunctionRuntime] = {}
+        for function_id, spec in template.functions.items():
+            for arn in spec.external_layers:
+                self.warn(
+                    f"{function_id}: layer {arn} is not in the template; its content is not available locally"
+                )
+            try:
+                environment = prepare_function(function_id, spec.runtime, spec.code_dir, spec.layers)
+            except FunctionSetupError as exc:
+                self.init_errors[function_id] = str(exc).removeprefix(f"{function_id}: ")
+                self.log(function_id, f"cannot run: {exc}")
+                continue
+            for warning in environment.warnings:
+                self.warn(warning)
+            runtimes[function_id] = function_runtime(spec, self.max_concurrency, environment)
+        return runtimes
 
     def _check_supported(self) -> None:
         """List every construct the runtime cannot run, with its location, before anything starts;

@@ -15,6 +15,8 @@ from typing import Any
 from common.config import Endpoints
 from infra.paths import state_dir
 from infra.runtime.app import LocalRuntime, function_runtime, resolve_template, shared_environment
+from infra.runtime.function_env import FunctionSetupError
+from infra.runtime.function_env import prepare as prepare_function
 from infra.runtime.workers import WorkerInvoker
 from infra.signals import exit_on_sigterm
 from infra.stack.errors import StackError
@@ -244,8 +246,15 @@ def _invoke(args: argparse.Namespace) -> int:
             f"no function {args.function} in {args.template}; "
             f"functions: {', '.join(sorted(template.functions)) or 'none'}"
         )
+    try:
+        environment = prepare_function(spec.logical_id, spec.runtime, spec.code_dir, spec.layers)
+    except FunctionSetupError as exc:
+        raise StackError(str(exc)) from exc
+    for warning in environment.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    runtime = function_runtime(spec, 1, environment)
     invoker = WorkerInvoker(
-        {spec.logical_id: function_runtime(spec, 1)},
+        {spec.logical_id: runtime},
         shared_environment(endpoints),
         log=lambda fid, line: print(f"[{fid}] {line}", file=sys.stderr, flush=True),
     )

@@ -77,6 +77,7 @@ def parse_function(
         memory_size=props.source("MemorySize").int_in("MemorySize", SAM_DEFAULT_MEMORY, 128, 10_240),
         environment={**_variables(props.globals), **_variables(props.function)},
         provisioned_concurrency=_provisioned_concurrency(props),
+        **_layers(props, resolver, root, logical_id),
         # Events are passed raw: each event resolves only the properties the local runtime reads.
         events=parse_events(
             logical_id, props.function.raw.get("Events"), resolver, bootstrap_fallback, unsupported
@@ -95,6 +96,45 @@ def _code_dir(props: _WithGlobals, root: Path, logical_id: str) -> Path:
             "CodeUri in S3 (it must be a local folder)", where, f"function {logical_id}"
         )
     return (root / value).resolve()
+
+
+_LAYER_CONTENT = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Lambda::LayerVersion": "Content"}
+
+
+def _layers(props: _WithGlobals, resolver: Resolver, root: Path, logical_id: str) -> dict[str, Any]:
+    """`Layers` (Globals' first, then the function's, as SAM merges lists): a `!Ref` of a LayerVersion
+    in the template is its local content folder; anything else is an ARN from outside the template."""
+    raw: list[Any] = []
+    for source in (props.globals, props.function):
+        value = source.raw.get("Layers")
+        if value is not None and not isinstance(value, list):
+            raise TemplateError(f"Layers must be a list (at {source.at('Layers')})")
+        raw += value or []
+    folders: list[Path] = []
+    external: list[str] = []
+    for i, item in enumerate(raw):
+        where = f"Resources.{logical_id}.Properties.Layers[{i}]"
+        target = item.get("Ref") if isinstance(item, dict) and set(item) == {"Ref"} else None
+        resource = resolver.resources.get(target) if isinstance(target, str) else None
+        content_key = _LAYER_CONTENT.get(str(resource.get("Type"))) if isinstance(resource, dict) else None
+        if content_key is None:
+            external.append(resolver.resolve_text(item, where))
+            continue
+        assert isinstance(resource, dict) and isinstance(target, str)
+        content = Props(resource.get("Properties"), f"Resources.{target}.Properties", resolver).get(
+            content_key
+        )
+        if not isinstance(content, str) or content.startswith("s3://"):
+            raise UnsupportedConstruct(
+                f"layer {target} with {content_key} in S3 (it must be a local folder)",
+                f"Resources.{target}.Properties.{content_key}",
+                f"function {logical_id}",
+            )
+        folder = (root / content).resolve()
+        if not folder.is_dir():
+            raise TemplateError(f"layer {target}: {content_key} {content!r} is not a folder (at {where})")
+        folders.append(folder)
+    return {"layers": folders, "external_layers": external}
 
 
 def _provisioned_concurrency(props: _WithGlobals) -> int:
