@@ -98,6 +98,7 @@ class LocalRuntime:
         state_dir: Path,
         log: LogSink = print_log,
         skip_unsupported: bool = False,
+        no_auth: bool = False,
     ) -> None:
         """`skip_unsupported`: run what the runtime can and list the rest in status and health;
         without it, a template with anything the runtime cannot run is refused (TemplateError)."""
@@ -108,6 +109,7 @@ class LocalRuntime:
         self.parameter_overrides = dict(parameter_overrides or {})
         self.max_concurrency = max_concurrency
         self.skip_unsupported = skip_unsupported
+        self.no_auth = no_auth  # serve routes whose Auth cannot be enforced locally, open
         self.skipped: list[str] = []  # "<construct> (at <where>)" of what runs without it
         self.state_dir = state_dir
         self.log = log
@@ -139,7 +141,7 @@ class LocalRuntime:
                     routes.append(event)
                 else:
                     self.sources.append(self._source(event, invoker, template))
-        self.http = self._http_server(routes, invoker, template.account_id)
+        self.http = self._http_server(routes, invoker, template)
         self.sources.append(self.http)
         self.started_at = time.time()
         for source in self.sources:
@@ -170,6 +172,7 @@ class LocalRuntime:
         refuse them all at once unless told to skip them."""
         overrides = {"KafkaBootstrapServers": self.endpoints.require_kafka(), **self.parameter_overrides}
         template = load_template(self.template_path, overrides, region=self.endpoints.region)
+        self._check_auth(template)
         if not template.unsupported:
             return
         listed = "\n".join(f"  - {problem} (skips the {problem.skipped})" for problem in template.unsupported)
@@ -259,7 +262,8 @@ class LocalRuntime:
         name = template.functions[function_id].function_name
         return f"arn:aws:lambda:{template.region}:{template.account_id}:function:{name}"
 
-    def _http_server(self, routes: list[HttpApiEventSpec], invoker: Invoker, account_id: str) -> Any:
+    def _http_server(self, routes: list[HttpApiEventSpec], invoker: Invoker, template: SamTemplate) -> Any:
+        from infra.runtime.authorizers import Authorizers
         from infra.runtime.http_api import HttpApiServer
 
         return HttpApiServer(
@@ -268,8 +272,31 @@ class LocalRuntime:
             host=self.host,
             port=self.port,
             extra_routes={"/_surge/health": self.health, "/_surge/status": self.status_response},
-            account_id=account_id,
+            account_id=template.account_id,
+            authorizers=Authorizers(invoker, region=template.region, account_id=template.account_id),
         )
+
+    def _check_auth(self, template: SamTemplate) -> None:
+        """A route protected on AWS is never open locally by accident: Auth the runtime cannot enforce
+        is refused, unless --no-auth says to serve such routes open (their status says so)."""
+        unenforced = [
+            f"{event.function_logical_id}.{event.name} ({event.method} {event.path}): {event.auth.reason}"
+            for function in template.functions.values()
+            for event in function.events
+            if isinstance(event, HttpApiEventSpec)
+            and event.auth is not None
+            and event.auth.kind == "unenforced"
+        ]
+        if not unenforced:
+            return
+        listed = "\n".join(f"  - {entry}" for entry in unenforced)
+        if not self.no_auth:
+            raise TemplateError(
+                f"{self.template_path}: these routes have Auth the local runtime cannot enforce; pass "
+                f"--no-auth to serve them without it:\n{listed}"
+            )
+        for entry in unenforced:
+            self.warn(f"auth NOT enforced (--no-auth): {entry}")
 
     @property
     def url(self) -> str:

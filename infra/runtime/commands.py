@@ -41,6 +41,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--max-concurrency", type=int, default=10, help="worker processes per function")
     up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
     up.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve routes whose Auth the local runtime cannot enforce without it (status says so)",
+    )
+    up.add_argument(
         "--skip-unsupported",
         action="store_true",
         help="run the template without what the local runtime cannot run (listed in status and health)",
@@ -125,6 +130,7 @@ def _up(args: argparse.Namespace) -> int:
         state_dir=states,
         log=log,
         skip_unsupported=args.skip_unsupported,
+        no_auth=args.no_auth,
     )
     try:
         runtime.start()

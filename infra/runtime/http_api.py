@@ -19,7 +19,9 @@ Differs from AWS:
   an `Allow` header, which says more to a client; AWS answers 404 (HTTP API) / 403 (REST) since routes are
   method + path. `$default`, when present, still takes every unmatched request, as in AWS.
 - HttpApi and Api routes share one server (one port), like `sam local start-api`; there are no stage
-  prefixes in the URL, no authorizers, CORS, throttling or custom domains.
+  prefixes in the URL, no CORS, throttling or custom domains. HttpApi JWT and Lambda (2.0, simple
+  responses) authorizers are enforced (authorizers.py); other Auth settings are refused at start-up
+  unless `--no-auth`, and then the route's status says it is not enforced.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from infra.runtime.authorizers import Authorizers
 from infra.runtime.http_payload import (
     HttpRequest,
     HttpResponse,
@@ -164,7 +167,14 @@ class HttpApiServer:
         *,
         account_id: str = "123456789012",
         integration_timeout_s: float | None = None,
+        authorizers: Authorizers | None = None,
     ) -> None:
+        """`authorizers` enforces the routes' Auth (authorizers.py); without it, a route with an
+        authorizer is refused here, so a protected route is never served open by mistake."""
+        guarded = [r for r in routes if r.auth is not None and r.auth.kind != "unenforced"]
+        if guarded and authorizers is None:
+            raise ValueError(f"routes with authorizers need an Authorizers: {[r.path for r in guarded]}")
+        self._authorizers = authorizers
         self._table = RouteTable(routes)
         self._invoker = invoker
         self._host = host
@@ -209,6 +219,7 @@ class HttpApiServer:
                 route.key: {
                     "function": route.spec.function_logical_id,
                     "kind": route.spec.api_kind,
+                    "auth": _auth_label(route.spec),
                     "requests": self._route_counts[route.key],
                 }
                 for route in [*self._table.routes, *filter(None, [self._table.default])]
@@ -273,6 +284,12 @@ class HttpApiServer:
         kind = route.spec.api_kind
         resource = "/{proxy+}" if route.is_default else route.spec.path
         event = build_event(kind, request, route.key, resource, match.path_parameters, self._account_id)
+        auth = route.spec.auth
+        if auth is not None and auth.kind != "unenforced" and self._authorizers is not None:
+            outcome = self._authorizers.check(auth, request, event)
+            if outcome.denied is not None:
+                return outcome.denied
+            event["requestContext"]["authorizer"] = outcome.context
         timeout = self._integration_timeout_s or INTEGRATION_TIMEOUT_S[kind]
         result = self._invoke(route.spec.function_logical_id, event, timeout)
         if result is None:
@@ -317,6 +334,15 @@ class HttpApiServer:
         # A thread of its own, so the HTTP side can give up at the integration timeout.
         threading.Thread(target=run, name=f"surge-http-{function_id}", daemon=True).start()
         return box[0] if done.wait(timeout) else None
+
+
+def _auth_label(spec: HttpApiEventSpec) -> str:
+    auth = spec.auth
+    if auth is None:
+        return "none"
+    if auth.kind == "unenforced":
+        return f"NOT ENFORCED (--no-auth): {auth.reason}"
+    return f"{auth.kind} authorizer {auth.authorizer}"
 
 
 def json_response(status: int, body: Any) -> HttpResponse:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from infra.template.auth import route_auth
 from infra.template.errors import TemplateError, UnsupportedConstruct
 from infra.template.intrinsics import Resolver
 from infra.template.models import (
@@ -412,6 +413,13 @@ def _http(event: _Event) -> HttpApiEventSpec:
         raise TemplateError(f"Method {method!r} is not an HTTP method or ANY (at {props.at('Method')})")
     if path != "$default" and not path.startswith("/"):
         raise TemplateError(f"Path {path!r} must start with '/' (at {props.at('Path')})")
+    resolver = props.resolver
+    auth = route_auth(api_kind, dict(props.raw), props.where, resolver, dict(resolver.globals))
     return HttpApiEventSpec(
-        name=event.name, function_logical_id=event.function_id, api_kind=api_kind, method=method, path=path
+        name=event.name,
+        function_logical_id=event.function_id,
+        api_kind=api_kind,
+        method=method,
+        path=path,
+        auth=auth,
     )

@@ -70,6 +70,8 @@ class Resolver:
     ) -> None:
         resources = template.get("Resources")
         self.resources: Mapping[str, Any] = resources if isinstance(resources, dict) else {}
+        globals_ = template.get("Globals")
+        self.globals: Mapping[str, Any] = globals_ if isinstance(globals_, dict) else {}  # raw, for Auth
         conditions = template.get("Conditions")
         self._conditions: Mapping[str, Any] = conditions if isinstance(conditions, dict) else {}
         self._parameters = parameters

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from infra.template.auth import RouteAuth
+
 KafkaSourceKind = Literal["SelfManagedKafka", "MSK"]
 KafkaStartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 StreamStartingPosition = Literal["TRIM_HORIZON", "LATEST"]
@@ -81,6 +83,7 @@ class HttpApiEventSpec:
     api_kind: ApiKind
     method: str
     path: str
+    auth: RouteAuth | None = None  # None: an open route (see auth.py)
 
 
 EventSpec = KafkaEventSpec | DynamoDBEventSpec | ScheduleEventSpec | HttpApiEventSpec
