@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.config import Endpoints
+from infra.runtime.destinations import Destination, failure_envelope, open_destination
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
-from infra.runtime.kafka.dead_letter import Destination, failure_envelope, open_destination
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.stack.clients import dynamodb_client, dynamodbstreams_client
 from infra.template.models import DynamoDBEventSpec

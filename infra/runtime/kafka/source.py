@@ -54,10 +54,11 @@ from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
+from infra.runtime.destinations import Destination, open_destination
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
 from infra.runtime.kafka import compat
-from infra.runtime.kafka.dead_letter import Destination, kafka_failure_messages, open_destination
+from infra.runtime.kafka.dead_letter import kafka_failure_messages
 from infra.runtime.kafka.events import KafkaBatch, batch_rows, payload_size
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.template.models import KafkaEventSpec
