@@ -304,8 +304,8 @@ class LocalRuntime:
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """200 only when every function initialized and every event source polls (or serves);
-        else 503 with the reasons: `problems` (will not get better by waiting: fix the function or
-        the topic) and `waiting_for` (sources still starting)."""
+        else 503 with the reasons: `problems` (a function that failed to initialize, a source's
+        problem or, for one still trying, its last error) and `waiting_for` (sources still trying)."""
         problems = [f"{fid}: init failed: {error}" for fid, error in sorted(self.init_errors.items())]
         waiting: list[str] = []
         for source in self.sources:
@@ -313,11 +313,11 @@ class LocalRuntime:
             if status.get("problem"):
                 problems.append(f"{source.name}: {status['problem']}")
             elif not source.ready():
+                # Still trying; its last error is the reason for now (it may be transient).
+                waiting.append(source.name)
                 last_error = status.get("last_error") or {}
                 if last_error.get("message"):
                     problems.append(f"{source.name}: {last_error['message']}")
-                else:
-                    waiting.append(source.name)
         if problems or waiting:
             state = "unhealthy" if problems else "starting"
             return 503, {
@@ -350,8 +350,8 @@ class LocalRuntime:
             raise TimeoutError(f"not healthy after {timeout:.0f}s: {body['problems'] + body['waiting_for']}")
 
     def wait_settled(self, timeout: float = 60.0) -> tuple[int, dict[str, Any]]:
-        """Wait until healthy, or until nothing is merely starting any more (what is left are
-        problems waiting cannot fix), or `timeout`; returns the health answer then."""
+        """Wait until healthy, or until no source is still trying (what is left are problems that
+        waiting cannot fix: a failed init, a missing topic), or `timeout`; returns the health then."""
         deadline = time.monotonic() + timeout
         while True:
             code, body = self.health()

@@ -163,7 +163,9 @@ def _print_not_serving(code: int, health: dict[str, Any]) -> None:
     """The rest runs; health answers 503 and names these until they are fixed."""
     if code == 200:
         return
-    for problem in health["problems"] + [f"{name}: still starting" for name in health["waiting_for"]]:
+    reported = {problem.split(":", 1)[0] for problem in health["problems"]}
+    starting = [f"{name}: still starting" for name in health["waiting_for"] if name not in reported]
+    for problem in health["problems"] + starting:
         print(f"  NOT SERVING  {problem}", flush=True)
 
 
