@@ -1,4 +1,4 @@
-"""Issue 4's figures: raw Kafka and DynamoDB Local limits, the issuer end to end through the local
+"""The coupon figures: raw Kafka and DynamoDB Local limits, the issuer end to end through the local
 runtime, and the seeds' one-transaction-per-record baseline through the same runtime."""
 
 from __future__ import annotations

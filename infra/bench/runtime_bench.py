@@ -1,4 +1,4 @@
-"""Issue 3's figure: records/s the runtime delivers to a no-op Kafka handler vs a plain consumer."""
+"""The runtime's figure: records/s the runtime delivers to a no-op Kafka handler vs a plain consumer."""
 
 from __future__ import annotations
 

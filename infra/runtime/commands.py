@@ -16,6 +16,8 @@ from common.config import Endpoints
 from infra.dlt.status import add_dead_letter_counts
 from infra.paths import state_dir
 from infra.runtime.app import LocalRuntime, function_runtime, resolve_template, shared_environment
+from infra.runtime.function_env import FunctionSetupError
+from infra.runtime.function_env import prepare as prepare_function
 from infra.runtime.workers import WorkerInvoker
 from infra.signals import exit_on_sigterm
 from infra.stack.errors import StackError
@@ -39,6 +41,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--dynamodb", metavar="URL", help="use this DynamoDB endpoint (with --kafka)")
     up.add_argument("--max-concurrency", type=int, default=10, help="worker processes per function")
     up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
+    up.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve routes whose Auth the local runtime cannot enforce without it (status says so)",
+    )
+    up.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="run the template without what the local runtime cannot run (listed in status and health)",
+    )
     up.set_defaults(handler=_up)
     sub.add_parser("status", help="per event source: lag, batches, retries, dead-lettered").set_defaults(
         handler=_status
@@ -118,10 +130,12 @@ def _up(args: argparse.Namespace) -> int:
         max_concurrency=args.max_concurrency,
         state_dir=states,
         log=log,
+        skip_unsupported=args.skip_unsupported,
+        no_auth=args.no_auth,
     )
     try:
         runtime.start()
-        runtime.wait_healthy()
+        code, health = runtime.wait_settled()
         _write_local_state(states, runtime)
         print(
             f"surge local runtime: {len(runtime.sources)} event sources from {args.template}, "
@@ -130,6 +144,7 @@ def _up(args: argparse.Namespace) -> int:
         )
         print(f"  Kafka {endpoints.kafka_bootstrap_servers}  DynamoDB {endpoints.dynamodb}")
         print(f"  HTTP API {runtime.url}  (health: {runtime.url}/_surge/health)", flush=True)
+        _print_not_serving(code, health)
         print("Ctrl-C stops everything.", flush=True)
         while True:
             time.sleep(1)
@@ -143,6 +158,16 @@ def _up(args: argparse.Namespace) -> int:
             stack.stop()
         if log_file is not None:
             log_file.close()
+
+
+def _print_not_serving(code: int, health: dict[str, Any]) -> None:
+    """The rest runs; health answers 503 and names these until they are fixed."""
+    if code == 200:
+        return
+    reported = {problem.split(":", 1)[0] for problem in health["problems"]}
+    starting = [f"{name}: still starting" for name in health["waiting_for"] if name not in reported]
+    for problem in health["problems"] + starting:
+        print(f"  NOT SERVING  {problem}", flush=True)
 
 
 def _write_local_state(states: Path, runtime: LocalRuntime) -> None:
@@ -185,12 +210,27 @@ def _status(_args: argparse.Namespace) -> int:
 
 def format_status(status: dict[str, Any]) -> str:
     lines = [f"surge local runtime: {status['url']}  template {status['template']}"]
+    health = status.get("health") or {}
+    if health:
+        lines.append(f"  health: {health.get('status')}")
+        lines += [f"    NOT SERVING  {problem}" for problem in health.get("problems") or []]
+    lines += [f"  warning: {warning}" for warning in status.get("warnings") or []]
+    lines += [f"  skipped (--skip-unsupported): {entry}" for entry in status.get("skipped") or []]
     for name, source in status["sources"].items():
         kind = source.get("type", "?")
         state = source.get("state", "?")
-        details = {k: v for k, v in source.items() if k not in ("type", "state", "partitions", "routes")}
+        details = {
+            k: v for k, v in source.items() if k not in ("type", "state", "partitions", "routes", "problem")
+        }
         summary = "  ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, dict | list))
         lines.append(f"  {name:45} {kind:17} {state:9} {summary}")
+        if source.get("problem"):
+            lines.append(f"      problem: {source['problem']}")
+        last_error = source.get("last_error")
+        if last_error:
+            lines.append(
+                f"      last error: {last_error.get('type')}: {last_error.get('message')} ({last_error.get('at')})"
+            )
         for partition, info in (source.get("partitions") or {}).items():
             lines.append(f"      {partition:41} " + "  ".join(f"{k}={v}" for k, v in info.items()))
     return "\n".join(lines)
@@ -216,8 +256,15 @@ def _invoke(args: argparse.Namespace) -> int:
             f"no function {args.function} in {args.template}; "
             f"functions: {', '.join(sorted(template.functions)) or 'none'}"
         )
+    try:
+        environment = prepare_function(spec.logical_id, spec.runtime, spec.code_dir, spec.layers)
+    except FunctionSetupError as exc:
+        raise StackError(str(exc)) from exc
+    for warning in environment.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    runtime = function_runtime(spec, 1, environment)
     invoker = WorkerInvoker(
-        {spec.logical_id: function_runtime(spec, 1)},
+        {spec.logical_id: runtime},
         shared_environment(endpoints),
         log=lambda fid, line: print(f"[{fid}] {line}", file=sys.stderr, flush=True),
     )
@@ -235,7 +282,8 @@ def _invoke(args: argparse.Namespace) -> int:
 def _load_plain(path: Path, overrides: dict[str, str]) -> Any:
     from infra.template import load_template
 
-    return load_template(path, overrides)
+    # No broker: invoking a function with a fixture polls nothing, so an MSK event needs none.
+    return load_template(path, overrides, msk_bootstrap_default="")
 
 
 def _read_event(path: Path) -> Any:

@@ -15,6 +15,8 @@ Choices (AWS is silent or it differs locally):
   order per shard and parent-before-child hold as on AWS.
 - The stream ARN is the table's LatestStreamArn (DescribeTable): of `table_name` when given, else of
   the table named in the spec's stream ARN; the spec's ARN is used as is when that table is unknown.
+  Records (`eventSourceARN`) and on-failure messages carry it with the region of `awsRegion`
+  (DynamoDB Local's ARNs name its own region).
 - On-failure: one message per failed group of records in AWS's stream format (`DDBStreamBatchInfo`,
   condition "RetryAttemptsExhausted" or "RecordAgeExceeded"), to `kafka://` (no key) or to
   `<dead_letter_dir>/<function>.<event>.jsonl` for an SQS/SNS/S3 ARN; no destination: discarded.
@@ -34,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.config import Endpoints
+from infra.runtime.destinations import Destination, failure_envelope, open_destination
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
-from infra.runtime.kafka.dead_letter import Destination, failure_envelope, open_destination
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.stack.clients import dynamodb_client, dynamodbstreams_client
 from infra.template.models import DynamoDBEventSpec
@@ -108,7 +110,8 @@ class DynamoDBStreamEventSource:
         self.shard_refresh_s = shard_refresh_s
         self.hold_s = hold_s
         self.counters = Counters()
-        self.stream_arn: str | None = None
+        self.stream_arn: str | None = None  # the ARN DynamoDB Local answers to (API calls)
+        self.record_arn: str | None = None  # the same ARN in our region (what records carry)
         self._state = "disabled" if not spec.enabled else "created"
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -164,6 +167,7 @@ class DynamoDBStreamEventSource:
             try:
                 if self.stream_arn is None:
                     self.stream_arn = self._resolve_stream_arn(ddb)
+                    self.record_arn = regional_arn(self.stream_arn, self.region)
                 if time.monotonic() - refreshed >= self.shard_refresh_s:
                     self._refresh_shards(streams, first)
                     refreshed = time.monotonic()
@@ -279,7 +283,7 @@ class DynamoDBStreamEventSource:
             "eventSource": "aws:dynamodb",
             "awsRegion": self.region,
             "dynamodb": dynamodb,
-            "eventSourceARN": self.stream_arn,
+            "eventSourceARN": self.record_arn,
         }
 
     def _deliver(self, shard: _Shard, records: list[dict[str, Any]]) -> None:
@@ -319,7 +323,7 @@ class DynamoDBStreamEventSource:
                 "approximateArrivalOfFirstRecord": _iso(first),
                 "approximateArrivalOfLastRecord": _iso(last),
                 "batchSize": len(failed.items),
-                "streamArn": self.stream_arn,
+                "streamArn": self.record_arn,
             },
         }
         self.destination.send([(None, message)])
@@ -350,6 +354,16 @@ class _ShardBatch:
 
     def done_through(self, item: dict[str, Any]) -> None:
         self.shard.checkpoint = item["dynamodb"]["SequenceNumber"]
+
+
+def regional_arn(arn: str, region: str) -> str:
+    """The ARN with `region` in its region field. DynamoDB Local names its own region in the ARNs it
+    returns (`ddblocal` with -sharedDb), while records say `awsRegion`: one region throughout."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        parts[3] = region
+        return ":".join(parts)
+    return arn
 
 
 def _table_of(stream_arn: str) -> str | None:

@@ -212,3 +212,16 @@ def _exists(arg: Any, where: str) -> Matcher:
     if not isinstance(arg, bool):
         raise ValueError(f"filter 'exists' at {where} needs true or false")
     return lambda v: (v is not _MISSING) == arg
+
+
+def fields_outside(patterns: Sequence[dict[str, Any]], filterable: set[str]) -> list[str]:
+    """Top-level pattern fields (also inside a top-level `$or`) a source never offers to its filter:
+    such a pattern matches nothing. Lambda filters Kafka records on `value` only."""
+    found: list[str] = []
+    for pattern in patterns:
+        for key, value in pattern.items():
+            if key == "$or" and isinstance(value, list):
+                found += fields_outside([v for v in value if isinstance(v, dict)], filterable)
+            elif key not in filterable and key not in found:
+                found.append(key)
+    return found

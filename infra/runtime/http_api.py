@@ -1,9 +1,6 @@
 """`HttpApiServer`: serve a template's HttpApi and Api (REST) routes locally, as API Gateway would.
 
-Routes are matched like API Gateway: method + path, `{name}` path parameters, a greedy last segment
-`{proxy+}`, method `ANY`, and HTTP APIs' `$default` catch-all. The most specific route wins: segment
-by segment a static segment beats `{name}`, which beats `{proxy+}`; then an exact method beats `ANY`.
-Requests become payload format 2.0 events (HttpApi) or 1.0 events (Api), see http_payload.py.
+Routes are matched like API Gateway (http_routes.py). Requests become payload format 2.0 events (HttpApi) or 1.0 events (Api), see http_payload.py.
 
 Errors, chosen to match what API Gateway answers (JSON bodies):
 - function raised, timed out (its own Timeout), crashed, or returned something unusable: HttpApi
@@ -16,10 +13,12 @@ Errors, chosen to match what API Gateway answers (JSON bodies):
 Differs from AWS:
 - Unknown path: 404 {"message":"Not Found"} for both kinds (a REST API answers 403 "Missing
   Authentication Token"). A known path with another method: 405 {"message":"Method Not Allowed"} and
-  an `Allow` header, as issue 3 asks; AWS answers 404 (HTTP API) / 403 (REST) since routes are
+  an `Allow` header, which says more to a client; AWS answers 404 (HTTP API) / 403 (REST) since routes are
   method + path. `$default`, when present, still takes every unmatched request, as in AWS.
 - HttpApi and Api routes share one server (one port), like `sam local start-api`; there are no stage
-  prefixes in the URL, no authorizers, CORS, throttling or custom domains.
+  prefixes in the URL, no CORS, throttling or custom domains. HttpApi JWT and Lambda (2.0, simple
+  responses) authorizers are enforced (authorizers.py); other Auth settings are refused at start-up
+  unless `--no-auth`, and then the route's status says it is not enforced.
 """
 
 from __future__ import annotations
@@ -32,11 +31,10 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
 
+from infra.runtime.authorizers import Authorizers
 from infra.runtime.http_payload import (
     HttpRequest,
     HttpResponse,
@@ -44,6 +42,7 @@ from infra.runtime.http_payload import (
     build_event,
     build_response,
 )
+from infra.runtime.http_routes import RouteTable
 from infra.runtime.invoker import InvocationResult, Invoker
 from infra.template.models import HttpApiEventSpec
 
@@ -54,98 +53,9 @@ _DISCARD_LIMIT = 64 * 1024 * 1024  # past this, a too-large body is not even rea
 INTEGRATION_TIMEOUT_S = {"HttpApi": 30.0, "Api": 29.0}
 ExtraRoute = Callable[[], tuple[int, dict[str, Any]]]
 
-_STATIC, _PARAM, _GREEDY = 2, 1, 0
-
 
 class PortInUseError(RuntimeError):
     pass
-
-
-# ---- routes -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    spec: HttpApiEventSpec
-    segments: tuple[str, ...]
-
-    @classmethod
-    def of(cls, spec: HttpApiEventSpec) -> Route:
-        if spec.path == "$default":
-            return cls(spec, ())
-        segments = tuple(s for s in spec.path.split("/") if s)
-        for i, segment in enumerate(segments):
-            if segment.endswith("+}") and i != len(segments) - 1:
-                raise ValueError(
-                    f"route {spec.method} {spec.path}: a greedy {segment} must be the last segment"
-                )
-        return cls(spec, segments)
-
-    @property
-    def is_default(self) -> bool:
-        return self.spec.path == "$default"
-
-    @property
-    def key(self) -> str:
-        """The route key, as in `routeKey`: "$default" or "POST /coupons/{couponId}/issue"."""
-        return "$default" if self.is_default else f"{self.spec.method} {self.spec.path}"
-
-    def match(self, parts: list[str]) -> dict[str, str] | None:
-        """The path parameters when this route's path matches the (decoded) request segments."""
-        params: dict[str, str] = {}
-        for i, segment in enumerate(self.segments):
-            kind = _kind(segment)
-            if kind == _GREEDY:
-                if i >= len(parts):
-                    return None  # {proxy+} needs at least one segment
-                params[segment[1:-2]] = "/".join(parts[i:])
-                return params
-            if i >= len(parts):
-                return None
-            if kind == _PARAM:
-                params[segment[1:-1]] = parts[i]
-            elif segment != parts[i]:
-                return None
-        return params if len(parts) == len(self.segments) else None
-
-    def rank(self) -> tuple[tuple[int, ...], int]:
-        """Higher is more specific: per-segment weights, then an exact method over ANY."""
-        return tuple(_kind(s) for s in self.segments), int(self.spec.method != "ANY")
-
-
-def _kind(segment: str) -> int:
-    if segment.startswith("{") and segment.endswith("+}"):
-        return _GREEDY
-    if segment.startswith("{") and segment.endswith("}"):
-        return _PARAM
-    return _STATIC
-
-
-@dataclass(frozen=True)
-class RouteMatch:
-    """The route for a request, or None with the methods the path does allow (empty: unknown path)."""
-
-    route: Route | None
-    path_parameters: dict[str, str]
-    allowed: tuple[str, ...] = ()
-
-
-class RouteTable:
-    def __init__(self, specs: list[HttpApiEventSpec]) -> None:
-        routes = [Route.of(spec) for spec in specs]
-        self.default = next((r for r in routes if r.is_default), None)
-        self.routes = [r for r in routes if not r.is_default]
-
-    def resolve(self, method: str, path: str) -> RouteMatch:
-        parts = [unquote(p) for p in path.split("/") if p]
-        on_path = [(route, params) for route in self.routes if (params := route.match(parts)) is not None]
-        for_method = [(r, p) for r, p in on_path if r.spec.method in (method, "ANY")]
-        if for_method:
-            route, params = max(for_method, key=lambda rp: rp[0].rank())
-            return RouteMatch(route, params)
-        if self.default is not None:
-            return RouteMatch(self.default, {})
-        return RouteMatch(None, {}, tuple(sorted({r.spec.method for r, _ in on_path})))
 
 
 # ---- server -----------------------------------------------------------------------------------
@@ -164,7 +74,14 @@ class HttpApiServer:
         *,
         account_id: str = "123456789012",
         integration_timeout_s: float | None = None,
+        authorizers: Authorizers | None = None,
     ) -> None:
+        """`authorizers` enforces the routes' Auth (authorizers.py); without it, a route with an
+        authorizer is refused here, so a protected route is never served open by mistake."""
+        guarded = [r for r in routes if r.auth is not None and r.auth.kind != "unenforced"]
+        if guarded and authorizers is None:
+            raise ValueError(f"routes with authorizers need an Authorizers: {[r.path for r in guarded]}")
+        self._authorizers = authorizers
         self._table = RouteTable(routes)
         self._invoker = invoker
         self._host = host
@@ -209,6 +126,7 @@ class HttpApiServer:
                 route.key: {
                     "function": route.spec.function_logical_id,
                     "kind": route.spec.api_kind,
+                    "auth": _auth_label(route.spec),
                     "requests": self._route_counts[route.key],
                 }
                 for route in [*self._table.routes, *filter(None, [self._table.default])]
@@ -273,6 +191,12 @@ class HttpApiServer:
         kind = route.spec.api_kind
         resource = "/{proxy+}" if route.is_default else route.spec.path
         event = build_event(kind, request, route.key, resource, match.path_parameters, self._account_id)
+        auth = route.spec.auth
+        if auth is not None and auth.kind != "unenforced" and self._authorizers is not None:
+            outcome = self._authorizers.check(auth, request, event)
+            if outcome.denied is not None:
+                return outcome.denied
+            event["requestContext"]["authorizer"] = outcome.context
         timeout = self._integration_timeout_s or INTEGRATION_TIMEOUT_S[kind]
         result = self._invoke(route.spec.function_logical_id, event, timeout)
         if result is None:
@@ -317,6 +241,15 @@ class HttpApiServer:
         # A thread of its own, so the HTTP side can give up at the integration timeout.
         threading.Thread(target=run, name=f"surge-http-{function_id}", daemon=True).start()
         return box[0] if done.wait(timeout) else None
+
+
+def _auth_label(spec: HttpApiEventSpec) -> str:
+    auth = spec.auth
+    if auth is None:
+        return "none"
+    if auth.kind == "unenforced":
+        return f"NOT ENFORCED (--no-auth): {auth.reason}"
+    return f"{auth.kind} authorizer {auth.authorizer}"
 
 
 def json_response(status: int, body: Any) -> HttpResponse:

@@ -1,6 +1,6 @@
 """A worker process: one Lambda execution environment for one function.
 
-Started as `python -m infra.runtime.worker FD` with the function's environment only. It imports the
+Started as `python -m infra.runtime.worker FD CODE_DIR HANDLER [PATH ...]` with the function's environment only. It imports the
 handler once (the cold start), then serves invocations sent over the socket FD one at a time.
 This module must not import anything of surge beyond `wire` and the Kafka payload builder (both free
 of surge imports), so the function sees a clean process.
@@ -63,8 +63,11 @@ def _event(request: dict[str, Any]) -> Any:
     return request["event"]
 
 
-def serve(sock: socket.socket, code_dir: str, handler_spec: str) -> None:
-    sys.path.insert(0, code_dir)
+def serve(
+    sock: socket.socket, code_dir: str, handler_spec: str, python_path: list[str] | None = None
+) -> None:
+    # Lambda's order: the code (/var/task), then its packages and layers (/opt), then the runtime's.
+    sys.path[0:0] = [code_dir, *(python_path or [])]
     os.chdir(code_dir)
     try:
         handler = _load_handler(handler_spec)
@@ -103,7 +106,7 @@ def serve(sock: socket.socket, code_dir: str, handler_spec: str) -> None:
 
 def main() -> None:
     fd, code_dir, handler_spec = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    serve(socket.socket(fileno=fd), code_dir, handler_spec)
+    serve(socket.socket(fileno=fd), code_dir, handler_spec, sys.argv[4:])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, TIMEOUT_ERROR, InvocationResult
@@ -51,6 +51,11 @@ class FunctionRuntime:
     memory_mb: int
     environment: Mapping[str, str]
     max_concurrency: int = 10
+    runtime: str = "python3.11"  # the template's Runtime (AWS_EXECUTION_ENV)
+    interpreter: str = sys.executable  # the Python that runs it (see function_env.py)
+    interpreter_args: tuple[str, ...] = ()
+    python_path: tuple[str, ...] = ()  # after code_dir: requirements, layers, SDK (Lambda's order)
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH for `infra`
 
 
 LogSink = Callable[[str, str], None]
@@ -68,13 +73,15 @@ class _Worker:
         self.sock = parent
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                function.interpreter,
+                *function.interpreter_args,
                 "-u",
                 "-m",
                 "infra.runtime.worker",
                 str(child.fileno()),
                 function.code_dir,
                 function.handler,
+                *function.python_path,
             ],
             cwd=function.code_dir,
             env=env,
@@ -300,7 +307,7 @@ def worker_environment(function: FunctionRuntime, shared: Mapping[str, str]) -> 
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"surge/{function.function_id}",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
             "LAMBDA_TASK_ROOT": function.code_dir,
             "_HANDLER": function.handler,
             "TZ": ":UTC",
@@ -309,6 +316,7 @@ def worker_environment(function: FunctionRuntime, shared: Mapping[str, str]) -> 
             "SURGE_FUNCTION_ARN": f"arn:aws:lambda:{region}:000000000000:function:{function.function_name}",
         }
     )
+    env.update(function.extra_env)
     env.update(shared)
     env.update(function.environment)
     return env

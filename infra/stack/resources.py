@@ -50,6 +50,14 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[TopicSpec], timeout: 
         admin.close()
 
 
+def existing_topics(bootstrap_servers: str, timeout: float = 30.0) -> set[str]:
+    admin = _admin(bootstrap_servers, timeout)
+    try:
+        return set(admin.list_topics())
+    finally:
+        admin.close()
+
+
 def _admin(bootstrap_servers: str, timeout: float) -> KafkaAdminClient:
     deadline = time.monotonic() + timeout
     while True:

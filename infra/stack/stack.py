@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,13 +109,17 @@ class ServiceStack:
         }
 
 
-def provision(endpoints: Endpoints, template_path: Path | None) -> Provisioned:
-    """Create the template's topics and tables on these endpoints. Idempotent."""
+def provision(
+    endpoints: Endpoints, template_path: Path | None, parameter_overrides: Mapping[str, str] | None = None
+) -> Provisioned:
+    """Create the template's topics and tables on these endpoints (with the template's parameters
+    overridden as given: a table named by a parameter gets the overridden name). Idempotent."""
     if template_path is None:
         return Provisioned([], [])
     from infra.template import load_template
 
-    template = load_template(template_path, parameter_overrides=_kafka_override(endpoints))
+    overrides = {**_kafka_override(endpoints), **(parameter_overrides or {})}
+    template = load_template(template_path, parameter_overrides=overrides, region=endpoints.region)
     topics = ensure_topics(endpoints.require_kafka(), template.topics)
     tables = ensure_tables(dynamodb_client(endpoints), template.tables.values())
     return Provisioned(topics, tables)

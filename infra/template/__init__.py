@@ -4,7 +4,7 @@ tpl = load_template(Path("template.yaml"), parameter_overrides={...}, stack_name
 tpl.functions / tpl.tables / tpl.topics / tpl.parameters
 """
 
-from infra.template.errors import TemplateError
+from infra.template.errors import TemplateError, UnsupportedConstruct
 from infra.template.loader import SAM_TRANSFORM, SamTemplate, load_template
 from infra.template.models import (
     DynamoDBEventSpec,
@@ -29,5 +29,6 @@ __all__ = [
     "TableSpec",
     "TemplateError",
     "TopicSpec",
+    "UnsupportedConstruct",
     "load_template",
 ]

@@ -1,7 +1,7 @@
 """A function's `Events` entries -> typed event specs.
 
 Limits and defaults follow the Lambda CreateEventSourceMapping API and the SAM event docs;
-see /work/shared/kafka-esm.md for the Kafka behaviour the local runtime reproduces.
+see docs/event-sources.md for the Kafka behaviour the local runtime reproduces.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from infra.template.errors import TemplateError
+from infra.template.auth import route_auth
+from infra.template.errors import TemplateError, UnsupportedConstruct
 from infra.template.intrinsics import Resolver
 from infra.template.models import (
     ApiKind,
@@ -67,8 +68,14 @@ _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "AN
 
 
 def parse_events(
-    function_id: str, raw_events: Any, resolver: Resolver, bootstrap_fallback: str | None
+    function_id: str,
+    raw_events: Any,
+    resolver: Resolver,
+    bootstrap_fallback: str | None,
+    unsupported: list[UnsupportedConstruct] | None = None,
 ) -> list[EventSpec]:
+    """The events the local runtime runs; those of a type it cannot run are appended to
+    `unsupported` (or raised, when no list is given)."""
     where = f"Resources.{function_id}.Properties.Events"
     if raw_events is None:
         return []
@@ -91,11 +98,15 @@ def parse_events(
         event_type = str(raw.get("Type"))
         parser = parsers.get(event_type)
         if parser is None:
-            raise TemplateError(
-                f"function {function_id} event {name}: Type {event_type} "
-                f"is not supported by the local runtime "
-                f"(supported: {', '.join(parsers)}) (at {event_where}.Type)"
+            problem = UnsupportedConstruct(
+                f"function {function_id} event {name}: Type {event_type} (supported: {', '.join(parsers)})",
+                f"{event_where}.Type",
+                f"event {function_id}.{name}",
             )
+            if unsupported is None:
+                raise problem
+            unsupported.append(problem)
+            continue
         props = Props(raw.get("Properties"), f"{event_where}.Properties", resolver)
         specs.append(parser(_Event(name, function_id, event_type, props)))
     return specs
@@ -402,6 +413,13 @@ def _http(event: _Event) -> HttpApiEventSpec:
         raise TemplateError(f"Method {method!r} is not an HTTP method or ANY (at {props.at('Method')})")
     if path != "$default" and not path.startswith("/"):
         raise TemplateError(f"Path {path!r} must start with '/' (at {props.at('Path')})")
+    resolver = props.resolver
+    auth = route_auth(api_kind, dict(props.raw), props.where, resolver, dict(resolver.globals))
     return HttpApiEventSpec(
-        name=event.name, function_logical_id=event.function_id, api_kind=api_kind, method=method, path=path
+        name=event.name,
+        function_logical_id=event.function_id,
+        api_kind=api_kind,
+        method=method,
+        path=path,
+        auth=auth,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.template.errors import TemplateError
+from infra.template.errors import TemplateError, UnsupportedConstruct
 from infra.template.events import parse_events
 from infra.template.intrinsics import Resolver, to_text
 from infra.template.models import FunctionSpec
@@ -33,23 +33,34 @@ def parse_function(
     resolver: Resolver,
     root: Path,
     bootstrap_fallback: str | None,
+    unsupported: list[UnsupportedConstruct] | None = None,
 ) -> FunctionSpec:
+    """Raises UnsupportedConstruct when the function as a whole cannot run locally; constructs that
+    leave the rest of it runnable (an SQS event, a function URL) are appended to `unsupported`."""
+    if unsupported is None:
+        unsupported = []
     props = _WithGlobals(
         Props(resource.get("Properties"), f"Resources.{logical_id}.Properties", resolver),
         Props(globals_function, "Globals.Function", resolver),
     )
+    skipped = f"function {logical_id}"
     for key in ("InlineCode", "ImageUri"):
         if props.source(key).has(key):
-            raise TemplateError(
-                f"{key} is not supported by the local runtime; use a local CodeUri folder "
-                f"(at {props.source(key).at(key)})"
+            raise UnsupportedConstruct(
+                f"{key} (use a local CodeUri folder)", props.source(key).at(key), skipped
             )
     package_type = props.source("PackageType").opt_str("PackageType") or "Zip"
     if package_type != "Zip":
-        raise TemplateError(
-            f"PackageType {package_type} is not supported by the local runtime (at {props.function.where})"
-        )
+        raise UnsupportedConstruct(f"PackageType {package_type}", props.function.where, skipped)
 
+    if props.function.has("FunctionUrlConfig"):
+        unsupported.append(
+            UnsupportedConstruct(
+                "FunctionUrlConfig",
+                props.function.at("FunctionUrlConfig"),
+                f"the function URL of {logical_id}",
+            )
+        )
     handler = props.source("Handler").req_str("Handler")
     if "." not in handler:
         raise TemplateError(
@@ -60,31 +71,70 @@ def parse_function(
         logical_id=logical_id,
         function_name=resolver.physical_name(logical_id, props.function.where),
         handler=handler,
-        code_dir=_code_dir(props, root),
+        code_dir=_code_dir(props, root, logical_id),
         runtime=props.source("Runtime").req_str("Runtime"),
         timeout=props.source("Timeout").int_in("Timeout", SAM_DEFAULT_TIMEOUT, 1, 900),
         memory_size=props.source("MemorySize").int_in("MemorySize", SAM_DEFAULT_MEMORY, 128, 10_240),
         environment={**_variables(props.globals), **_variables(props.function)},
         provisioned_concurrency=_provisioned_concurrency(props),
+        **_layers(props, resolver, root, logical_id),
         # Events are passed raw: each event resolves only the properties the local runtime reads.
-        events=parse_events(logical_id, props.function.raw.get("Events"), resolver, bootstrap_fallback),
+        events=parse_events(
+            logical_id, props.function.raw.get("Events"), resolver, bootstrap_fallback, unsupported
+        ),
     )
 
 
-def _code_dir(props: _WithGlobals, root: Path) -> Path:
+def _code_dir(props: _WithGlobals, root: Path, logical_id: str) -> Path:
     source = props.source("CodeUri")
     value = source.get("CodeUri") if source.has("CodeUri") else None
     where = source.at("CodeUri")
     if value is None:
-        raise TemplateError(
-            f"CodeUri is required (on the function or in Globals.Function) (at {props.function.where})"
-        )
+        return root.resolve()  # SAM CLI's default: the template's folder
     if not isinstance(value, str) or value.startswith("s3://"):
-        raise TemplateError(
-            "CodeUri must be a local folder; an S3 location is not supported by the local runtime "
-            f"(at {where})"
+        raise UnsupportedConstruct(
+            "CodeUri in S3 (it must be a local folder)", where, f"function {logical_id}"
         )
     return (root / value).resolve()
+
+
+_LAYER_CONTENT = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Lambda::LayerVersion": "Content"}
+
+
+def _layers(props: _WithGlobals, resolver: Resolver, root: Path, logical_id: str) -> dict[str, Any]:
+    """`Layers` (Globals' first, then the function's, as SAM merges lists): a `!Ref` of a LayerVersion
+    in the template is its local content folder; anything else is an ARN from outside the template."""
+    raw: list[Any] = []
+    for source in (props.globals, props.function):
+        value = source.raw.get("Layers")
+        if value is not None and not isinstance(value, list):
+            raise TemplateError(f"Layers must be a list (at {source.at('Layers')})")
+        raw += value or []
+    folders: list[Path] = []
+    external: list[str] = []
+    for i, item in enumerate(raw):
+        where = f"Resources.{logical_id}.Properties.Layers[{i}]"
+        target = item.get("Ref") if isinstance(item, dict) and set(item) == {"Ref"} else None
+        resource = resolver.resources.get(target) if isinstance(target, str) else None
+        content_key = _LAYER_CONTENT.get(str(resource.get("Type"))) if isinstance(resource, dict) else None
+        if content_key is None:
+            external.append(resolver.resolve_text(item, where))
+            continue
+        assert isinstance(resource, dict) and isinstance(target, str)
+        content = Props(resource.get("Properties"), f"Resources.{target}.Properties", resolver).get(
+            content_key
+        )
+        if not isinstance(content, str) or content.startswith("s3://"):
+            raise UnsupportedConstruct(
+                f"layer {target} with {content_key} in S3 (it must be a local folder)",
+                f"Resources.{target}.Properties.{content_key}",
+                f"function {logical_id}",
+            )
+        folder = (root / content).resolve()
+        if not folder.is_dir():
+            raise TemplateError(f"layer {target}: {content_key} {content!r} is not a folder (at {where})")
+        folders.append(folder)
+    return {"layers": folders, "external_layers": external}
 
 
 def _provisioned_concurrency(props: _WithGlobals) -> int:

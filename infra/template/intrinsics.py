@@ -15,6 +15,17 @@ from infra.template.errors import TemplateError
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 FUNCTION_TYPE = "AWS::Serverless::Function"
+QUEUE_TYPE = "AWS::SQS::Queue"
+TOPIC_TYPE = "AWS::SNS::Topic"
+BUCKET_TYPE = "AWS::S3::Bucket"
+# The property that names each resource type we resolve names for; absent, the name is generated.
+_NAME_PROPERTIES = {
+    TABLE_TYPE: "TableName",
+    FUNCTION_TYPE: "FunctionName",
+    QUEUE_TYPE: "QueueName",
+    TOPIC_TYPE: "TopicName",
+    BUCKET_TYPE: "BucketName",
+}
 
 
 class _NoValue:
@@ -59,6 +70,8 @@ class Resolver:
     ) -> None:
         resources = template.get("Resources")
         self.resources: Mapping[str, Any] = resources if isinstance(resources, dict) else {}
+        globals_ = template.get("Globals")
+        self.globals: Mapping[str, Any] = globals_ if isinstance(globals_, dict) else {}  # raw, for Auth
         conditions = template.get("Conditions")
         self._conditions: Mapping[str, Any] = conditions if isinstance(conditions, dict) else {}
         self._parameters = parameters
@@ -126,9 +139,17 @@ class Resolver:
         if known is not None and name in self.resources:
             return known
         resource_type = self.resource_type(name, where, f"Ref {name}")
-        if resource_type in (TABLE_TYPE, FUNCTION_TYPE):
+        if resource_type in (TABLE_TYPE, FUNCTION_TYPE, BUCKET_TYPE):
             return self.physical_name(name, where)
+        if resource_type == TOPIC_TYPE:  # CloudFormation: Ref of a topic is its ARN
+            return self._arn("sns", self.physical_name(name, where))
+        if resource_type == QUEUE_TYPE:  # ... and of a queue its URL
+            queue = self.physical_name(name, where)
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{queue}"
         raise unsupported(f"Ref {name} (a {resource_type})", where)
+
+    def _arn(self, service: str, name: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{name}"
 
     def _sub(self, argument: Any, where: str) -> str:
         variables: dict[str, Any] = {}
@@ -177,6 +198,14 @@ class Resolver:
         if resource_type == FUNCTION_TYPE and attribute == "Arn":
             name = self.physical_name(resource, where)
             return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        if resource_type == QUEUE_TYPE and attribute in ("Arn", "QueueName"):
+            name = self.physical_name(resource, where)
+            return self._arn("sqs", name) if attribute == "Arn" else name
+        if resource_type == TOPIC_TYPE and attribute in ("TopicArn", "TopicName"):
+            name = self.physical_name(resource, where)
+            return self._arn("sns", name) if attribute == "TopicArn" else name
+        if resource_type == BUCKET_TYPE and attribute == "Arn":
+            return f"arn:aws:s3:::{self.physical_name(resource, where)}"
         raise unsupported(f"{construct} (a {resource_type})", where)
 
     def _join(self, argument: Any, where: str) -> str:
@@ -257,12 +286,15 @@ class Resolver:
         return self.condition(str(condition), f"Resources.{logical_id}.Condition")
 
     def physical_name(self, logical_id: str, where: str) -> str:
-        """TableName/FunctionName if set, else `<stack>-<logical id>` (stable, unlike CloudFormation's)."""
+        """TableName/FunctionName/QueueName/... if set, else `<stack>-<logical id>` (stable, unlike
+        CloudFormation's; lower case for a bucket, as S3 requires)."""
         resource = self.resources[logical_id]
-        key = "TableName" if resource.get("Type") == TABLE_TYPE else "FunctionName"
+        resource_type = resource.get("Type")
+        key = _NAME_PROPERTIES.get(str(resource_type), "FunctionName")
         properties = resource.get("Properties") or {}
         if key not in properties:
-            return f"{self.stack_name}-{logical_id}"
+            generated = f"{self.stack_name}-{logical_id}"
+            return generated.lower() if resource_type == BUCKET_TYPE else generated
         if logical_id in self._names_in_progress:
             raise unsupported(f"{key} of {logical_id}", where, "refers to itself")
         self._names_in_progress.add(logical_id)
@@ -271,5 +303,6 @@ class Resolver:
         finally:
             self._names_in_progress.discard(logical_id)
         if name is NO_VALUE:
-            return f"{self.stack_name}-{logical_id}"
+            generated = f"{self.stack_name}-{logical_id}"
+            return generated.lower() if resource_type == BUCKET_TYPE else generated
         return to_text(name, f"Resources.{logical_id}.Properties.{key}", key)

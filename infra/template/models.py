@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from infra.template.auth import RouteAuth
+
 KafkaSourceKind = Literal["SelfManagedKafka", "MSK"]
 KafkaStartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 StreamStartingPosition = Literal["TRIM_HORIZON", "LATEST"]
@@ -36,6 +38,8 @@ class KafkaEventSpec:
     bisect_on_error: bool = False
     on_failure_destination: str | None = None
     provisioned_pollers: tuple[int, int] | None = None
+    # Without ConsumerGroupId: the group this mapping uses, unique per stack (see loader.py).
+    default_group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class HttpApiEventSpec:
     api_kind: ApiKind
     method: str
     path: str
+    auth: RouteAuth | None = None  # None: an open route (see auth.py)
 
 
 EventSpec = KafkaEventSpec | DynamoDBEventSpec | ScheduleEventSpec | HttpApiEventSpec
@@ -96,6 +101,8 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     events: list[EventSpec] = field(default_factory=list)
     provisioned_concurrency: int = 0  # ProvisionedConcurrencyConfig: environments kept initialized
+    layers: list[Path] = field(default_factory=list)  # content folders of the template's layers, in order
+    external_layers: list[str] = field(default_factory=list)  # layer ARNs from outside the template
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class Props:
         self.raw: Mapping[str, Any] = raw
         self.where = where
         self._resolver = resolver
+        self.resolver = resolver
         self._cache: dict[str, Any] = {}
 
     def at(self, key: str) -> str:

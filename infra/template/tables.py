@@ -44,12 +44,15 @@ def parse_table(logical_id: str, raw_properties: Any, resolver: Resolver) -> Tab
     props.reject_unknown(_CREATE_TABLE_PROPERTIES | _DROPPED_PROPERTIES, f"Table {logical_id}")
     table_name = resolver.physical_name(logical_id, props.where)
 
-    billing_mode = props.opt_str("BillingMode") or "PAY_PER_REQUEST"
+    billing_mode = props.opt_str("BillingMode") or "PROVISIONED"  # CloudFormation's default
     if billing_mode not in ("PAY_PER_REQUEST", "PROVISIONED"):
         raise TemplateError(
             f"BillingMode {billing_mode!r} is not PAY_PER_REQUEST or PROVISIONED (at {props.where})"
         )
     provisioned = billing_mode == "PROVISIONED"
+    implied = (
+        "" if props.has("BillingMode") else " (BillingMode defaults to PROVISIONED, as in CloudFormation)"
+    )
 
     kwargs: dict[str, Any] = {
         "AttributeDefinitions": _required_list(props, "AttributeDefinitions"),
@@ -59,8 +62,8 @@ def parse_table(logical_id: str, raw_properties: Any, resolver: Resolver) -> Tab
     throughput = props.opt_dict("ProvisionedThroughput")
     if provisioned != (throughput is not None):
         raise TemplateError(
-            "ProvisionedThroughput is required with BillingMode PROVISIONED and not allowed otherwise "
-            f"(at {props.where})"
+            "ProvisionedThroughput is required with BillingMode PROVISIONED and not allowed otherwise"
+            f"{implied} (at {props.where})"
         )
     if throughput is not None:
         kwargs["ProvisionedThroughput"] = _throughput(throughput, props.at("ProvisionedThroughput"))

@@ -13,7 +13,8 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from infra.cli import main
-from infra.runtime.kafka.dead_letter import KafkaTopicDestination, Message, kafka_failure_messages
+from infra.runtime.destinations import KafkaTopicDestination, Message
+from infra.runtime.kafka.dead_letter import kafka_failure_messages
 from infra.runtime.retry import FailedRecords
 
 Original = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers

@@ -1,4 +1,4 @@
-"""Issue 4, end to end: the HTTP API, Kafka, the local runtime's event source mapping, the issuer and
+"""Coupons end to end: the HTTP API, Kafka, the local runtime's event source mapping, the issuer and
 DynamoDB Local, all real. Each test checks the four invariants on the table afterwards."""
 
 from __future__ import annotations

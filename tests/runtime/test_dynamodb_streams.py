@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from infra.runtime.dynamodb_streams import DynamoDBStreamEventSource
+from infra.runtime.dynamodb_streams import DynamoDBStreamEventSource, regional_arn
 from infra.template.models import DynamoDBEventSpec
 from tests.runtime.esm_helpers import wait_until
 
@@ -88,7 +88,10 @@ def test_record_format_for_insert_modify_remove(ddb, make_table, probe, run_sour
     for record, name in ((insert, "INSERT"), (modify, "MODIFY"), (remove, "REMOVE")):
         assert record["eventName"] == name
         assert record["eventVersion"] == "1.1" and record["eventSource"] == "aws:dynamodb"
-        assert record["awsRegion"] == "us-east-1" and record["eventSourceARN"] == stream_arn
+        # The stream's ARN, in the records' own region (DynamoDB Local names its own region).
+        assert record["awsRegion"] == "us-east-1"
+        assert record["eventSourceARN"] == regional_arn(stream_arn, "us-east-1") == source.record_arn
+        assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-east-1:")
         assert record["eventID"]
         data = record["dynamodb"]
         assert data["Keys"] == {"pk": {"S": "a"}}
@@ -139,7 +142,7 @@ def test_retries_then_on_failure_destination(ddb, make_table, probe, run_source,
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert message["requestContext"]["approximateInvokeCount"] == 2
     info = message["DDBStreamBatchInfo"]
-    assert info["batchSize"] == 1 and info["streamArn"] == source.stream_arn
+    assert info["batchSize"] == 1 and info["streamArn"] == source.record_arn
     assert info["startSequenceNumber"] == records(probe)[0]["dynamodb"]["SequenceNumber"]
     put(ddb, table, "good")
     wait_until(lambda: records(probe)[-1]["dynamodb"]["Keys"]["pk"]["S"] == "good")

@@ -1,4 +1,4 @@
-"""Conformance of the Kafka event source mapping (kafka-esm.md sections 1-4) against real Kafka."""
+"""Conformance of the Kafka event source mapping (docs/event-sources.md) against real Kafka."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Benchmark: records/s the Kafka event source delivers to a no-op handler, next to the rate of a
 plain kafka-python consumer reading the same topic (CRC checks on for both, with the crc32c C
-extension) (issue 3 target: ratio >= 0.7 with BatchSize 500 on 4 partitions).
+extension) (target: ratio >= 0.7 with BatchSize 500 on 4 partitions).
 
 Both clocks measure the steady flow the same way: they start when the first records are in hand (the
 plain consumer's first non-empty poll, the runtime's first finished invocation) and those first

@@ -1,4 +1,4 @@
-"""The event a Lambda function receives from a Kafka event source mapping (kafka-esm.md section 1).
+"""The event a Lambda function receives from a Kafka event source mapping (docs/event-sources.md).
 
 Choice (unconfirmed): surge delivers one partition per invocation (the format allows several), so a
 batch's retries, partial failures and commits concern exactly one partition. `key` is left out for

@@ -7,16 +7,18 @@ invoker, and go straight on with their partition's next closed batch; the Lambda
 built by the invoker's worker process (events.py says why). One batch per partition is in flight at a
 time; partitions run concurrently (pool size = assigned partitions, at most `max_workers`).
 
-Behaviours (kafka-esm.md sections 1-4; choices where AWS is silent are marked unconfirmed):
-- Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>` (unconfirmed; AWS
-  uses the ESM UUID), so a restarted runtime resumes from the group's committed offsets.
+Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconfirmed):
+- Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>-<stack scope>`
+  (unconfirmed; AWS uses the ESM UUID; the scope hashes the stack name and template path, see
+  `stack_scope`), so a restarted runtime resumes from the group's committed offsets and two
+  templates on one Kafka never share a group.
 - StartingPosition applies only to partitions without a committed offset: TRIM_HORIZON = earliest,
   LATEST = latest, AT_TIMESTAMP = the first offset at or after StartingPositionTimestamp (latest when
   there is none).
 - A batch closes at BatchSize records, ~6 MB of payload, or when the batching window has elapsed
   since its first record arrived (0 = at once). Records already waiting behind an in-flight batch go
   out as soon as it finishes. One partition per invocation (unconfirmed; see events.py).
-- Offsets are committed (last finished offset + 1, asynchronously; synchronously on stop) only for
+- Offsets are committed (last finished offset + 1, asynchronously; synchronously on stop; offsets.py) only for
   finished records:
   delivered successfully, filtered out, dead-lettered or discarded.
 - Memory stays bounded per partition: a partition whose buffer holds `_BUFFER_BATCHES` batches (or
@@ -50,13 +52,14 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
 
+from infra.runtime.destinations import Destination, open_destination
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
 from infra.runtime.kafka import compat
-from infra.runtime.kafka.dead_letter import Destination, kafka_failure_messages, open_destination
+from infra.runtime.kafka.dead_letter import kafka_failure_messages
 from infra.runtime.kafka.events import KafkaBatch, batch_rows, payload_size
+from infra.runtime.kafka.offsets import OffsetCommitter
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.template.models import KafkaEventSpec
 
@@ -64,16 +67,19 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _IDLE_POLL_MS = 100
-_MAX_COMMITS_IN_FLIGHT = 2  # kafka-python refuses requests beyond max_in_flight per connection
 _BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
 _METADATA_WAIT_S = 10.0  # for the topic's partitions before joining the group (see _await_topic_leaders)
 _EMPTY_REJOIN_S = 3.0
 _MAX_EMPTY_REJOINS = 5
+_UNKNOWN_TOPIC = 3  # Kafka's UNKNOWN_TOPIC_OR_PARTITION error code
+_MISSING_TOPIC_RECHECK_S = 1.0
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
 def default_group_id(spec: KafkaEventSpec) -> str:
-    return spec.consumer_group_id or f"surge-{spec.function_logical_id}-{spec.name}"
+    """ConsumerGroupId, else the template's per-stack default, else (a spec built by hand) one from
+    the logical ids."""
+    return spec.consumer_group_id or spec.default_group_id or f"surge-{spec.function_logical_id}-{spec.name}"
 
 
 @dataclass
@@ -149,10 +155,7 @@ class KafkaEventSource:
         self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         self._parts: dict[TopicPartition, _Partition] = {}
         self._outcome_ready = threading.Event()
-        self._to_commit: dict[TopicPartition, int] = {}
-        self._commits_in_flight = 0
-        self._commit_lock = threading.Lock()
-        self._commit_failed = threading.Event()
+        self._offsets = OffsetCommitter(self._parts, self.counters)
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
         self._busy: set[TopicPartition] = set()  # partitions with a batch thread (poll thread only)
         self._buffers_lock = threading.Lock()  # partition buffers: the poll thread and batch threads
@@ -165,6 +168,7 @@ class KafkaEventSource:
         self._pool_size = 0
         self._consumer: Any = None
         self._ready = threading.Event()
+        self._problem: str | None = None  # why it cannot poll yet (status and health say it)
 
     # ---- EventSource -------------------------------------------------------------------------
 
@@ -186,6 +190,7 @@ class KafkaEventSource:
         return {
             "type": "MSK" if self.spec.source_kind == "MSK" else "SelfManagedKafka",
             "state": self._state,
+            "problem": self._problem,
             "topic": self.spec.topic,
             "group": self.group_id,
             "partitions": dict(self._lag),
@@ -207,8 +212,10 @@ class KafkaEventSource:
     def _run(self) -> None:
         try:
             self._consumer = self._open_consumer()
+            self._offsets.consumer = self._consumer
         except Exception as exc:
             self.counters.error(type(exc).__name__, f"cannot start the consumer: {exc}")
+            self._problem = f"cannot start the consumer: {exc}"
             self._state = "failed"
             return
         self._state = "polling"
@@ -247,18 +254,37 @@ class KafkaEventSource:
 
     def _await_topic_leaders(self) -> None:
         """Wait until the broker serves the topic's partitions before joining the group, so the group
-        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic still
-        without partitions after `_METADATA_WAIT_S` is joined anyway, and said in status."""
+        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic the
+        broker does not have is waited for as long as it takes (the broker never creates topics on
+        its own), with the reason in status (`problem`) and health; one that exists but still lacks
+        partition leaders after `_METADATA_WAIT_S` is joined anyway, and said in status."""
         deadline = time.monotonic() + _METADATA_WAIT_S
-        while not self._stop.is_set() and not self._topic_has_leaders():
+        while not self._stop.is_set():
+            exists, served = self._topic_state()
+            if served:
+                self._problem = None
+                return
+            if not exists:
+                self._problem = (
+                    f"topic {self.spec.topic} does not exist (needed by {self.name}); create it, or "
+                    "declare it under Metadata.Surge.KafkaTopics so that the runtime creates it"
+                )
+                deadline = time.monotonic() + _METADATA_WAIT_S
+                self._stop.wait(_MISSING_TOPIC_RECHECK_S)
+                continue
             if time.monotonic() >= deadline:
                 self.counters.error(
                     "UnknownTopic", f"topic {self.spec.topic} has no partitions with a leader"
                 )
+                self._problem = None
                 return
             self._stop.wait(0.1)
 
     def _topic_has_leaders(self) -> bool:
+        return self._topic_state()[1]
+
+    def _topic_state(self) -> tuple[bool, bool]:
+        """(the broker knows the topic, and serves all its partitions)."""
         admin = KafkaAdminClient(
             bootstrap_servers=self.bootstrap_servers, **_admin_config(self.consumer_config)
         )
@@ -267,13 +293,16 @@ class KafkaEventSource:
         finally:
             admin.close()
         partitions = topic.get("partitions") or []
-        return (
+        if topic.get("error_code") == _UNKNOWN_TOPIC:
+            return False, False
+        served = (
             topic.get("error_code") == 0 and bool(partitions) and all(p["leader_id"] >= 0 for p in partitions)
         )
+        return True, served
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
-        self._flush_commits()
+        self._offsets.flush()
         now = time.monotonic()
         wait_s = self._dispatch_ready(now)
         if self._apply_backpressure():
@@ -400,52 +429,7 @@ class KafkaEventSource:
                 part.hold_until = time.monotonic() + self.hold_s
                 self._consumer.seek(part.tp, outcome.restart_at)
         if commits:
-            self._commit(commits)
-
-    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Asynchronous: a synchronous commit costs a broker round trip on the poll thread per batch
-        (it halved throughput). At most `_MAX_COMMITS_IN_FLIGHT` commits are outstanding; offsets
-        finished meanwhile are merged into the next one, and a failed commit is sent again (see
-        `_flush_commits`). `_shutdown` ends with a synchronous commit."""
-        for tp, off in offsets.items():
-            part = self._parts.get(tp)
-            if part is not None:
-                part.sent = off
-                self._to_commit[tp] = off
-        self._flush_commits()
-
-    def _flush_commits(self) -> None:
-        if self._commit_failed.is_set():
-            self._commit_failed.clear()
-            for tp, part in self._parts.items():
-                if part.sent is not None and (part.committed is None or part.committed < part.sent):
-                    self._to_commit.setdefault(tp, part.sent)
-        if not self._to_commit or self._commits_in_flight >= _MAX_COMMITS_IN_FLIGHT:
-            return
-        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in self._to_commit.items()}
-        self._to_commit.clear()
-        with self._commit_lock:
-            self._commits_in_flight += 1
-        self._consumer.commit_async(offsets, callback=self._committed)
-
-    def _committed(self, offsets: dict[TopicPartition, Any], response: Any) -> None:
-        """Runs on kafka-python's IO thread when a commit is answered."""
-        with self._commit_lock:
-            self._commits_in_flight -= 1
-        if isinstance(response, BaseException):
-            self.counters.error(type(response).__name__, f"offset commit failed (will retry): {response}")
-            self._commit_failed.set()
-            return
-        for tp, meta in offsets.items():
-            part = self._parts.get(tp)
-            if part is not None and (part.committed is None or meta.offset > part.committed):
-                part.committed = meta.offset
-
-    def _final_commit(self) -> None:
-        """A synchronous commit of everything sent, so nothing finished is lost on close."""
-        offsets = {tp: p.sent for tp, p in self._parts.items() if p.sent is not None and not p.cancelled}
-        if offsets:
-            self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+            self._offsets.commit(commits)
 
     def _refresh_lag(self) -> None:
         now = time.monotonic()
@@ -479,7 +463,7 @@ class KafkaEventSource:
             moved.update(tps)
             if kind == "revoked":
                 for tp in tps:
-                    self._to_commit.pop(tp, None)
+                    self._offsets.forget(tp)
                     part = self._parts.pop(tp, None)
                     if part is not None:
                         part.cancelled = True
@@ -620,7 +604,7 @@ class KafkaEventSource:
                 break
             time.sleep(0.02)
         try:
-            self._final_commit()
+            self._offsets.final_commit()
         except Exception as exc:
             self.counters.error(type(exc).__name__, f"final commit: {exc}")
         for part in self._parts.values():

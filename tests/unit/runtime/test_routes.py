@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.runtime.http_api import Route, RouteTable
+from infra.runtime.http_routes import Route, RouteTable
 from infra.template.models import HttpApiEventSpec
 
 

@@ -200,10 +200,16 @@ def test_msk_without_bootstrap_servers(load_error: Callable[..., str], load_text
     assert (event.bootstrap_servers, event.event_source_arn) == ("h:1", "arn:msk")
 
 
-def test_unsupported_event_type(load_error: Callable[..., str]) -> None:
-    message = load_error(with_function(events="Queue:\n  Type: SQS\n  Properties: {Queue: arn:q}\n"))
-    assert "function Fn event Queue: Type SQS is not supported by the local runtime" in message
-    assert "Resources.Fn.Properties.Events.Queue.Type" in message
+def test_unsupported_event_type_is_listed(load_text: LoadText) -> None:
+    tpl = load_text(with_function(events="Queue:\n  Type: SQS\n  Properties: {Queue: arn:q}\n"))
+    (problem,) = tpl.unsupported
+    assert "function Fn event Queue: Type SQS" in str(
+        problem
+    ) and "not supported by the local runtime" in str(problem)
+    assert (
+        problem.where == "Resources.Fn.Properties.Events.Queue.Type" and problem.skipped == "event Fn.Queue"
+    )
+    assert tpl.functions["Fn"].events == []
 
 
 @pytest.mark.parametrize(
@@ -264,6 +270,7 @@ def test_dynamodb_stream_get_att_string_form(load_text: LoadText) -> None:
           T:
             Type: AWS::DynamoDB::Table
             Properties:
+              BillingMode: PAY_PER_REQUEST
               AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
               KeySchema: [{AttributeName: pk, KeyType: HASH}]
               StreamSpecification: {StreamViewType: KEYS_ONLY}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infra.template import load_template
+from infra.template import SamTemplate, load_template
 from tests.unit.template.conftest import TEMPLATES, LoadText, with_function
 
 
@@ -43,24 +43,40 @@ def test_code_uri_relative_to_template_folder_not_cwd(load_text: LoadText, tmp_p
     assert tpl.root == tmp_path and tpl.path == tmp_path / "template.yaml"
 
 
-def test_code_uri_s3_is_rejected(load_error: Callable[..., str]) -> None:
-    text = with_function().replace("CodeUri: src/", "CodeUri: {Bucket: b, Key: k}")
-    message = load_error(text)
+def _unsupported(template: SamTemplate) -> list[str]:
+    return [str(problem) for problem in template.unsupported]
+
+
+def test_code_uri_s3_is_listed_as_unsupported(load_text: LoadText) -> None:
+    tpl = load_text(with_function().replace("CodeUri: src/", "CodeUri: {Bucket: b, Key: k}"))
+    (message,) = _unsupported(tpl)
     assert "CodeUri" in message and "S3" in message and "Resources.Fn.Properties.CodeUri" in message
-    assert "S3" in load_error(with_function().replace("CodeUri: src/", "CodeUri: s3://bucket/key.zip"))
+    assert tpl.functions == {} and tpl.unsupported[0].skipped == "function Fn"
+    tpl = load_text(with_function().replace("CodeUri: src/", "CodeUri: s3://bucket/key.zip"))
+    assert "S3" in _unsupported(tpl)[0]
 
 
-def test_plain_lambda_function_is_rejected(load_error: Callable[..., str]) -> None:
+def test_plain_lambda_function_is_listed_as_unsupported(load_text: LoadText) -> None:
     text = with_function(extra="  Plain:\n    Type: AWS::Lambda::Function\n    Properties: {}\n")
-    message = load_error(text)
-    assert "AWS::Lambda::Function Plain is not supported by the local runtime" in message
+    (message,) = _unsupported(load_text(text))
+    assert "AWS::Lambda::Function Plain" in message and "is not supported by the local runtime" in message
+
+
+def test_inline_code_and_function_urls_are_listed(load_text: LoadText) -> None:
+    tpl = load_text(with_function("InlineCode: print(1)"))
+    assert "InlineCode" in _unsupported(tpl)[0] and tpl.functions == {}
+    tpl = load_text(with_function("FunctionUrlConfig: {AuthType: NONE}"))
+    (problem,) = tpl.unsupported
+    assert (
+        "FunctionUrlConfig" in str(problem) and problem.where == "Resources.Fn.Properties.FunctionUrlConfig"
+    )
+    assert set(tpl.functions) == {"Fn"}  # the function itself still runs
 
 
 def test_missing_handler_and_bad_ranges(load_error: Callable[..., str]) -> None:
     assert "Handler is required" in load_error(with_function().replace("Handler: app.handler", ""))
     assert "Timeout" in load_error(with_function("Timeout: 0"))
     assert "MemorySize" in load_error(with_function("MemorySize: 64"))
-    assert "InlineCode" in load_error(with_function("InlineCode: print(1)"))
 
 
 def test_environment_values_must_be_scalars(load_error: Callable[..., str]) -> None:

@@ -144,6 +144,7 @@ def test_get_att_stream_arn_needs_stream_specification(load_error: Callable[...,
               T:
                 Type: AWS::DynamoDB::Table
                 Properties:
+                  BillingMode: PAY_PER_REQUEST
                   AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
                   KeySchema: [{AttributeName: pk, KeyType: HASH}]
             """,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from infra.template import load_template
-from tests.unit.template.conftest import HEADER, TEMPLATES
+from tests.unit.template.conftest import HEADER, TEMPLATES, LoadText
 
 
 def test_provisioned_table_with_indexes_stream_and_ttl() -> None:
@@ -84,8 +84,21 @@ def test_unknown_table_property(load_error: Callable[..., str]) -> None:
 def test_table_errors(load_error: Callable[..., str]) -> None:
     assert "ProvisionedThroughput is required" in load_error(TABLE + "      BillingMode: PROVISIONED\n")
     assert "BillingMode" in load_error(TABLE + "      BillingMode: FREE\n")
-    assert "StreamViewType" in load_error(TABLE + "      StreamSpecification: {StreamViewType: ALL}\n")
+    on_demand = TABLE + "      BillingMode: PAY_PER_REQUEST\n"
+    assert "StreamViewType" in load_error(on_demand + "      StreamSpecification: {StreamViewType: ALL}\n")
     assert "KeySchema is required" in load_error(
-        TABLE.replace("      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n", "")
+        on_demand.replace("      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n", "")
     )
-    assert "AttributeName" in load_error(TABLE + "      TimeToLiveSpecification: {Enabled: true}\n")
+    assert "AttributeName" in load_error(on_demand + "      TimeToLiveSpecification: {Enabled: true}\n")
+
+
+def test_billing_mode_defaults_to_provisioned_as_in_cloudformation(
+    load_error: Callable[..., str], load_text: LoadText
+) -> None:
+    # CloudFormation's default: a table with throughput and no BillingMode is a provisioned table.
+    throughput = "      ProvisionedThroughput: {ReadCapacityUnits: 5, WriteCapacityUnits: 2}\n"
+    kwargs = load_text(TABLE + throughput).tables["T"].create_table_kwargs()
+    assert kwargs["BillingMode"] == "PROVISIONED"
+    assert kwargs["ProvisionedThroughput"] == {"ReadCapacityUnits": 5, "WriteCapacityUnits": 2}
+    # ... and one with neither is what CloudFormation rejects, with the reason.
+    assert "BillingMode defaults to PROVISIONED" in load_error(TABLE)

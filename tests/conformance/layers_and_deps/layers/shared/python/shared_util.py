@@ -1,0 +1,3 @@
+"""Shared code, as a layer's python/ folder carries it (Lambda's /opt/python)."""
+
+GREETING = "from the shared layer"
