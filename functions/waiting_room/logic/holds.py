@@ -198,7 +198,7 @@ class SeatService:
             raise SeatNotFound(f"seat {seat_id!r} not found in concert {concert_id!r}")
         view = seat.view(now_ms)
         if view is not SeatView.AVAILABLE:
-            raise SeatUnavailable(f"seat {seat_id!r} is {view.value.lower()}", status=view.value)
+            raise SeatUnavailable(f"seat {seat_id!r} is {view.value.lower()}", seatStatus=view.value)
 
     def release(self, hold_id: str, token: str | None) -> Hold:
         """The holder (the token's sub) releases the hold: 200 with RELEASED, or the hold's final status
