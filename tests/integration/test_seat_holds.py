@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import stat
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.stack.clients import local_credentials_env
+from infra.stack.stack import provision
+from tests.conftest import REPO, TEMPLATE
 from tests.unit.waiting_room.seat_support import (
     CONCERT,
     ISSUER,
@@ -24,6 +33,7 @@ from waiting_room.dal.seats_repo import SeatRepository, seat_key
 from waiting_room.logic.holds import HoldLimitReached, HoldSweeper, SeatService, SeatUnavailable
 from waiting_room.logic.tokens import KeyStatus
 from waiting_room.models.seats import SeatView
+from waiting_room.token_keys import TokenKeys
 
 pytestmark = pytest.mark.stack
 
@@ -168,3 +178,43 @@ def test_racing_seat_creation_never_overwrites_a_held_seat(ddb: Any, table: str)
     seat1 = ddb.get_item(TableName=table, Key=seat_key(CONCERT, "1"), ConsistentRead=True)["Item"]
     assert seat1["holdId"]["S"] == hold.hold_id
     assert len(repo.list_seats(CONCERT)) == 250
+
+
+def test_surge_invoke_signs_and_verifies_with_the_key_generated_for_its_state_dir(
+    stack: Any, ddb: Any, tmp_path: Path
+):
+    """The local key pipeline end to end: `surge invoke` generates the key file, the function (in its own
+    worker process) verifies with it, and a token minted from the same file is accepted."""
+    provision(stack.endpoints, TEMPLATE)
+    SeatRepository(ddb, "surge-concerts").create_seats(CONCERT, ["1", "2"])
+    env = {
+        **os.environ,
+        **stack.endpoints.as_env(),
+        **local_credentials_env(),
+        "SURGE_STATE_DIR": str(tmp_path),
+    }
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        path = tmp_path / "event.json"
+        path.write_text(json.dumps(event))
+        done = subprocess.run(
+            [sys.executable, "-m", "infra.cli", "invoke", "SeatApiFunction", "-e", str(path)],
+            cwd=REPO, text=True, capture_output=True, timeout=120, env=env, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    fixture = json.loads((REPO / "events/waiting_room/seats_list.json").read_text())
+    assert invoke(fixture)["statusCode"] == 401  # the committed placeholder
+    key_file = tmp_path / "keys" / "QueueTokenKeys.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    tokens = TokenKeys(key_file.as_uri()).current()
+    now = datetime.now().astimezone()
+    issuer = "https://surge.local/queue"  # the template's QueueTokenIssuer default
+    token = tokens.mint(
+        issuer, CONCERT, "u1", f"{CONCERT}.{uuid.uuid4().hex}", 1, now + timedelta(minutes=5), now
+    )
+    fixture["headers"]["authorization"] = f"Bearer {token}"
+    response = invoke(fixture)
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["total"] == 2
