@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from infra.bench import run as bench
-from infra.demo import coupons as coupon_demo
+from infra.demo import command as demo_command
 from infra.runtime import commands as runtime_commands
 from infra.stack import StackError
 from infra.stack import commands as stack_commands
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack_commands.add_parser(commands)
     runtime_commands.add_parsers(commands)
     bench.add_parser(commands)
-    coupon_demo.add_parser(commands)
+    demo_command.add_parser(commands)
     return parser
 
 

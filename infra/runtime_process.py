@@ -28,7 +28,9 @@ class RuntimeProcess:
         endpoints: Endpoints | None = None,
         extra_args: list[str] | None = None,
         port: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        self.extra_env = dict(env or {})
         self.template = template
         self.state_dir = state_dir
         self.port = port or free_port()
@@ -45,7 +47,7 @@ class RuntimeProcess:
 
     def start(self, timeout: float = 180.0) -> RuntimeProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "SURGE_STATE_DIR": str(self.state_dir)}
+        env = {**os.environ, **self.extra_env, "SURGE_STATE_DIR": str(self.state_dir)}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 self.argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT

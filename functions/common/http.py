@@ -44,7 +44,7 @@ def json_response(
     )
 
 
-def message(status: int, text: str, **extra: Any) -> Response:
+def message(status: int, text: str, /, **extra: Any) -> Response:
     return json_response(status, {"message": text, **extra})
 
 

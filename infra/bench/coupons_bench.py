@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +17,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from common.config import Endpoints
+from infra.bench.drain import drain_seconds
 from infra.bench.report import Report
 from infra.demo.verify import fetch_outcomes
-from infra.runtime.app import LocalRuntime
 from infra.stack.clients import dynamodb_client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,21 +202,15 @@ def raw_dynamodb(endpoints: Endpoints, report: Report, batch_items: int, txn_ite
 
 
 def issuer_rate(endpoints: Endpoints, label: str, code: Path, handler: str, records: int) -> float:
-    """Fill a fresh topic with issue requests for 8 coupons (stock = half), then time the runtime
-    draining it: from the runtime polling (4 provisioned execution environments, so no cold start is
-    timed) until the consumer group has committed every record, which the ESM does only after the
-    function succeeded for it. Outcome rows are checked once at the end, outside the clock: polling
-    them all while the issuer runs would load DynamoDB Local, the very thing measured."""
+    """Fill a fresh topic with issue requests for 8 coupons (stock = half) and time the runtime draining
+    it (see drain_seconds). Outcome rows are checked once at the end, outside the clock: polling them
+    all while the issuer runs would load DynamoDB Local, the very thing measured."""
     suffix = uuid.uuid4().hex[:8]
     topic, table = f"bench.issue.{suffix}", f"bench-coupons-{suffix}"
-    with tempfile.TemporaryDirectory(prefix="surge-bench-") as tmp:
-        template = Path(tmp) / "template.yaml"
-        template.write_text(_TEMPLATE.format(topic=topic, table=table, code=code, handler=handler))
-        runtime = LocalRuntime(template, endpoints, port=0, state_dir=Path(tmp), log=lambda _f, _l: None)
-        from infra.stack.stack import provision
+    ddb = dynamodb_client(endpoints)
+    request_ids: list[str] = []
 
-        provision(endpoints, template)
-        ddb = dynamodb_client(endpoints)
+    def fill() -> None:
         for coupon in COUPONS:
             ddb.put_item(
                 TableName=table,
@@ -231,29 +224,15 @@ def issuer_rate(endpoints: Endpoints, label: str, code: Path, handler: str, reco
                     "createdAt": {"S": datetime.now(UTC).isoformat()},
                 },
             )
-        request_ids = _fill(endpoints.require_kafka(), topic, records)
-        admin = KafkaAdminClient(bootstrap_servers=endpoints.require_kafka())
-        runtime.start()
-        try:
-            runtime.wait_healthy()
-            started = time.monotonic()
-            while _committed(admin, f"{topic}-group") < records and time.monotonic() - started < 600:
-                time.sleep(0.05)
-            seconds = time.monotonic() - started
-        finally:
-            runtime.stop()
-            admin.close()
-        done = fetch_outcomes(ddb, table, request_ids)
-        pending = [rid for rid in request_ids if rid not in done]
+        request_ids.extend(_fill(endpoints.require_kafka(), topic, records))
+
+    text = _TEMPLATE.format(topic=topic, table=table, code=code, handler=handler)
+    seconds = drain_seconds(endpoints, text, f"{topic}-group", records, fill)
+    done = fetch_outcomes(ddb, table, request_ids)
+    pending = [rid for rid in request_ids if rid not in done]
     if pending:
         raise RuntimeError(f"{label}: {len(pending):,} of {records:,} requests have no outcome")
     return records / seconds
-
-
-def _committed(admin: KafkaAdminClient, group: str) -> int:
-    """Records the group has committed, over all partitions (offsets start at 0)."""
-    offsets = admin.list_group_offsets(group).get(group, {})
-    return sum(max(0, meta.offset) for meta in offsets.values())
 
 
 def _fill(servers: str, topic: str, records: int) -> list[str]:

@@ -26,15 +26,13 @@ if TYPE_CHECKING:
 TEMPLATE = Path("template.yaml")
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="the coupon surge, end to end, with a report")
+def add_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--requests", type=int, default=20_000, help="issue requests to send")
     demo.add_argument("--users", type=int, default=10_000, help="distinct users (some ask twice)")
     demo.add_argument("--stock", type=int, default=5_000, help="coupons available")
     demo.add_argument("--concurrency", type=int, default=32, help="client connections")
     demo.add_argument("--template", type=Path, default=TEMPLATE)
     demo.add_argument("--drain-timeout", type=float, default=600, help="seconds to wait for all outcomes")
-    demo.set_defaults(handler=run_demo)
 
 
 @dataclass

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
+from common.ddb.attrs import Attrs, ReadAttrs
 from coupons.models.items import (
     COUPON_SK,
     REQUEST_SK,
@@ -21,12 +21,6 @@ from coupons.models.types import RejectReason, RequestStatus, iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
-
-    Attrs = dict[str, AttributeValueTypeDef]
-else:
-    Attrs = dict[str, Any]
-
-ReadAttrs = Mapping[str, Any]
 
 
 def s(value: str) -> AttributeValueTypeDef:

@@ -35,8 +35,8 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from coupons.dal.batch_get import batch_get, projection_expression
-from coupons.dal.batch_write import batch_put
+from common.ddb.batch_get import batch_get, projection_expression
+from common.ddb.batch_write import batch_put
 from coupons.dal.codec import (
     coupon_from_item,
     coupon_key,

@@ -2,9 +2,7 @@
 
 The token says who the user is and that their queue entry was admitted; whether the entry is *still*
 active (not left, completed, expired) is the waiting room's to say, through a `SessionGate`. That gate
-is the one dependency this module does not build itself: `set_session_gate()` (or replacing
-`session_gate_for()`) supplies it, and without one a hold fails the invocation with a ConfigError
-rather than skipping the check.
+is the waiting room's `ActiveSessionGate`; tests supply their own with `set_session_gate()`.
 """
 
 from __future__ import annotations
@@ -21,9 +19,10 @@ from common import correlation
 from common.dynamodb import dynamodb_client
 from common.http import bearer_token, json_response, parse_path, register_error_handlers
 from common.observability import logger, metrics, tracer
-from common.settings import ConfigError
+from waiting_room.dal.entries_repo import EntryRepository
 from waiting_room.dal.seats_repo import SeatRepository
 from waiting_room.logic.holds import SeatError, SeatService, SessionGate
+from waiting_room.logic.session_gate import ActiveSessionGate
 from waiting_room.logic.tokens import TokenRejected
 from waiting_room.models.seats import (
     ConcertPath,
@@ -44,13 +43,6 @@ _service: SeatService | None = None
 _session_gate: SessionGate | None = None
 
 
-class _UnwiredGate:
-    """Fails closed: a hold must never skip the entry check because nobody supplied it."""
-
-    def is_active(self, entry_id: str, concert_id: str, now: datetime) -> bool:
-        raise ConfigError("SeatApiFunction: no SessionGate wired (set_session_gate / session_gate_for)")
-
-
 def set_session_gate(gate: SessionGate | None) -> None:
     """Supply the gate that decides whether a token's queue entry is still active (drops the service)."""
     global _session_gate, _service
@@ -59,8 +51,11 @@ def set_session_gate(gate: SessionGate | None) -> None:
 
 
 def session_gate_for(settings: SeatApiSettings) -> SessionGate:
-    """The gate the service is built with: the one set by `set_session_gate`, else none (fails closed)."""
-    return _session_gate or _UnwiredGate()
+    """The gate the service is built with: the one set by `set_session_gate` (tests), else the waiting
+    room's own (the token's entry, read with its concert)."""
+    if _session_gate is not None:
+        return _session_gate
+    return ActiveSessionGate(EntryRepository(dynamodb_client(), settings.table_name))
 
 
 def get_service() -> SeatService:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from coupons.dal.batch_get import batch_get
-from coupons.dal.batch_write import UnprocessedItemsError, batch_put
+from common.ddb.batch_get import batch_get
+from common.ddb.batch_write import UnprocessedItemsError, batch_put
 from coupons.dal.codec import coupon_key, outcome_key
 from coupons.dal.coupons_repo import CouponRepository
 from coupons.dal.issuer_repo import MAX_ACTIONS_PER_TRANSACTION, IssuerRepository, _Action

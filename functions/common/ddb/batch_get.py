@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from coupons.dal.codec import Attrs
+from common.ddb.attrs import Attrs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -1,0 +1,1 @@
+"""DynamoDB helpers every capability's DAL shares (batched reads and writes with their retries)."""
