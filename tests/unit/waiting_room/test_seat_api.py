@@ -155,12 +155,14 @@ def test_release_codes(api: Wiring):
     assert body(release(hold_id, api.token("u1")))["status"] == "RELEASED"  # idempotent
 
 
-def test_without_a_wired_session_gate_a_hold_fails_instead_of_skipping_the_check(
+def test_built_from_the_environment_the_gate_is_the_waiting_rooms_own(
     aws: None,  # noqa: F811
     ddb: Any,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
+    """Without an injected gate a hold asks the waiting room's entries: a token whose entry is not an
+    active one (here: no such entry at all) is refused, never waved through."""
     tokens = tokens_for(doc := document(("k1", KeyStatus.ACTIVE)))
     monkeypatch.setenv("TOKEN_KEYS", write_keys(tmp_path / "keys.json", doc))
     monkeypatch.setenv("TOKEN_ISSUER", ISSUER)
@@ -170,9 +172,9 @@ def test_without_a_wired_session_gate_a_hold_fails_instead_of_skipping_the_check
     try:
         SeatRepository(ddb, TABLE).create_seats(CONCERT, ["1"])
         token = mint(tokens, "u1", now=datetime.now(UTC))
-        assert list_seats(token)["statusCode"] == 200  # built from the environment; no gate needed
-        with pytest.raises(ConfigError, match="no SessionGate wired"):
-            hold("1", token)
+        assert list_seats(token)["statusCode"] == 200  # built from the environment
+        refused = hold("1", token)
+        assert refused["statusCode"] == 403 and "no longer active" in body(refused)["message"]
         gate = FakeGate()
         seats.set_session_gate(gate)
         assert hold("1", token)["statusCode"] == 201
