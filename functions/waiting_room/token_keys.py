@@ -38,43 +38,53 @@ class TokenKeys:
         max_age: int = DEFAULT_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._read = _reader(source)
-        self._source = source
-        self._max_age = max_age
-        self._clock = clock
+        self._read = _reader(source, max_age, clock)
         self._raw: str | None = None
         self._tokens: Tokens | None = None
-        self._loaded_at = 0.0
 
     def current(self) -> Tokens:
-        """Tokens bound to the current keys (mint, verify, jwks)."""
-        if self._tokens is None or self._clock() - self._loaded_at >= self._max_age:
-            raw = self._read(self._max_age)
-            if raw != self._raw or self._tokens is None:
-                self._tokens = Tokens(parse_key_set(raw, VARIABLE))
-                self._raw = raw
-            self._loaded_at = self._clock()
+        """Tokens bound to the current keys (mint, verify, jwks); parsed again only when they changed."""
+        raw = self._read()
+        if self._tokens is None or raw != self._raw:
+            self._tokens = Tokens(parse_key_set(raw, VARIABLE))
+            self._raw = raw
         return self._tokens
 
     def key_set(self) -> KeySet:
         return self.current().key_set
 
 
-def _reader(source: str) -> Callable[[int], str]:
+def _reader(source: str, max_age: int, clock: Callable[[], float]) -> Callable[[], str]:
     source = source.strip()
     if _SECRET_ARN.match(source):
-        return lambda max_age: _secret(source, max_age)
+        # Powertools keeps the value for max_age seconds: one GetSecretValue per environment per max_age.
+        return lambda: _secret(source, max_age)
     if source.startswith("file://"):
         url = urlparse(source)
         path = Path(unquote(url.path))
         if url.netloc or not path.is_absolute():
             raise ConfigError(f"{VARIABLE} must be file:///absolute/path, not {source!r}")
-        return lambda _max_age: _file(path)
+        return _CachedFile(path, max_age, clock)
     shown = source if len(source) < 200 else source[:200] + "..."
     raise ConfigError(
         f"{VARIABLE} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...) or "
         f"file:///absolute/path, got {shown!r}"
     )
+
+
+class _CachedFile:
+    def __init__(self, path: Path, max_age: int, clock: Callable[[], float]) -> None:
+        self._path = path
+        self._max_age = max_age
+        self._clock = clock
+        self._text: str | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> str:
+        if self._text is None or self._clock() - self._read_at >= self._max_age:
+            self._text = _file(self._path)
+            self._read_at = self._clock()
+        return self._text
 
 
 def _secret(arn: str, max_age: int) -> str:

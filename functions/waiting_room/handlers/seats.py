@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common import correlation
 from common.dynamodb import dynamodb_client
-from common.http import bearer_token, json_response, message, parse_path, register_error_handlers
+from common.http import bearer_token, json_response, parse_path, register_error_handlers
 from common.observability import logger, metrics, tracer
 from waiting_room.dal.entries_repo import EntryRepository
 from waiting_room.dal.seats_repo import SeatRepository
@@ -95,6 +95,7 @@ def _hold_response(hold: Hold) -> HoldResponse:
 def list_seats(concertId: str) -> Response:
     concert_id = parse_path(ConcertPath, concertId=concertId).concertId
     availability = get_service().availability(concert_id, bearer_token(app))
+    metrics.add_metric("SeatListings", MetricUnit.Count, 1)
     body = SeatsResponse(
         concertId=concert_id,
         total=len(availability.seats),
@@ -135,7 +136,7 @@ def _token_rejected(error: TokenRejected) -> Response:
 @app.exception_handler(SeatError)
 def _seat_error(error: SeatError) -> Response:
     metrics.add_metric(f"SeatRequestsRefused{error.status}", MetricUnit.Count, 1)
-    return message(error.status, str(error), **error.extra)
+    return json_response(error.status, {"message": str(error), **error.extra})
 
 
 @metrics.log_metrics

@@ -198,18 +198,19 @@ class SeatService:
             raise SeatNotFound(f"seat {seat_id!r} not found in concert {concert_id!r}")
         view = seat.view(now_ms)
         if view is not SeatView.AVAILABLE:
-            raise SeatUnavailable(f"seat {seat_id!r} is {view.value.lower()}", status=view.value)
+            raise SeatUnavailable(f"seat {seat_id!r} is {view.value.lower()}", seatStatus=view.value)
 
     def release(self, hold_id: str, token: str | None) -> Hold:
         """The holder (the token's sub) releases the hold: 200 with RELEASED, or the hold's final status
         if it is no longer live (released before, or expired: then it is tidied now)."""
-        if not token:
-            raise TokenRejected(HTTPStatus.UNAUTHORIZED, "missing bearer token")
         now = self._clock()
+        # Authenticated before any read: an anonymous caller costs no DynamoDB request.
+        claims = self._tokens().authenticate(token, self._issuer, now)
         hold = self._store.get_hold(hold_id)
         if hold is None:
             raise HoldNotFound(f"hold {hold_id!r} not found")
-        claims = self.verify(token, hold.concert_id, now)
+        if claims.concert_id != hold.concert_id:
+            raise TokenRejected(HTTPStatus.FORBIDDEN, "token is for another concert")
         if claims.user_id != hold.user_id:
             raise NotHolder("only the holder can release a hold")
         now_ms = to_ms(now)

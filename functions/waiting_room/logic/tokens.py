@@ -210,6 +210,13 @@ class Tokens:
 
         Authentication first (401: signature, issuer, claims, times), then authorization (403: aud).
         """
+        claims = self.authenticate(token, issuer, now)
+        if claims.concert_id != concert_id:
+            raise TokenRejected(HTTPStatus.FORBIDDEN, "token is for another concert")
+        return claims
+
+    def authenticate(self, token: str | None, issuer: str, now: datetime) -> TokenClaims:
+        """Everything `verify` checks except the concert (for routes that learn it only afterwards)."""
         if not token:
             raise _unauthorized("missing bearer token")
         key = self._signing_key(token)
@@ -219,8 +226,6 @@ class Tokens:
             raise _unauthorized("token expired")
         if claims.nbf > current + NOT_BEFORE_LEEWAY_SECONDS:
             raise _unauthorized("token not yet valid")
-        if claims.aud != concert_id:
-            raise TokenRejected(HTTPStatus.FORBIDDEN, "token is for another concert")
         return TokenClaims(
             issuer=claims.iss,
             concert_id=claims.aud,

@@ -84,7 +84,7 @@ def test_a_held_seat_cannot_be_held_again_by_anyone(seats: Wiring):
     for user in ("u2", "u1"):
         with pytest.raises(SeatUnavailable) as caught:
             seats.service.hold(CONCERT, "1", seats.token(user))
-        assert caught.value.extra == {"status": "HELD"}
+        assert caught.value.extra == {"seatStatus": "HELD"}
 
 
 def test_a_sold_seat_cannot_be_held(seats: Wiring):
@@ -94,7 +94,7 @@ def test_a_sold_seat_cannot_be_held(seats: Wiring):
     )  # fmt: skip
     with pytest.raises(SeatUnavailable) as caught:
         seats.service.hold(CONCERT, "2", seats.token("u1"))
-    assert caught.value.extra == {"status": "SOLD"}
+    assert caught.value.extra == {"seatStatus": "SOLD"}
     assert views(seats)["2"] is SeatView.SOLD
 
 

@@ -244,22 +244,28 @@ def test_missing_key_file_is_a_config_error(tmp_path: Path):
 
 
 @pytest.mark.usefixtures("aws")
-def test_secrets_manager_keys_are_read_and_cached_with_max_age():
+def test_secrets_manager_keys_are_read_through_powertools_with_max_age(monkeypatch: pytest.MonkeyPatch):
     parameters.clear_caches()
     client = boto3.client("secretsmanager", region_name="us-east-1")
     arn = client.create_secret(
         Name="surge-queue-token-keys", SecretString=json.dumps(document(("s1", KeyStatus.ACTIVE)))
     )["ARN"]
-    clock = [0.0]
-    keys = TokenKeys(arn, max_age=30, clock=lambda: clock[0])
+    calls: list[tuple[str, object]] = []
+    real_get_secret = parameters.get_secret
+
+    def get_secret(name: str, **kwargs: object) -> object:
+        calls.append((name, kwargs.get("max_age")))
+        return real_get_secret(name, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(parameters, "get_secret", get_secret)
+    keys = TokenKeys(arn, max_age=30)
     assert keys.current().key_set.active.kid == "s1"
+    assert calls == [(arn, 30)]
 
     client.put_secret_value(SecretId=arn, SecretString=json.dumps(document(("s2", KeyStatus.ACTIVE))))
-    clock[0] = 10.0
-    assert keys.current().key_set.active.kid == "s1"
-    clock[0] = 31.0
-    parameters.clear_caches()  # Powertools' own max_age runs on the real clock; ours is simulated
-    assert keys.current().key_set.active.kid == "s2"
+    assert keys.current().key_set.active.kid == "s1"  # Powertools' cache, for max_age seconds
+    parameters.clear_caches()  # ... which is what passing max_age looks like
+    assert keys.current().key_set.active.kid == "s2"  # the rotated secret, parsed anew
     parameters.clear_caches()
 
 
