@@ -197,5 +197,5 @@ def pacing_violations(
     return [
         f"admitted {s['admitted']} at {t:.1f}s"
         for t, s in samples
-        if s["admitted"] > per_interval * (int((t - start) // interval) + 1)
+        if t >= start and s["admitted"] > per_interval * (int((t - start) // interval) + 1)
     ]
