@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto import mock_aws
 
+from tests.unit.coupons.conftest import create_table
 from waiting_room.dal.seats_repo import SeatRepository
 from waiting_room.logic.holds import HoldSweeper, SeatService
 from waiting_room.logic.tokens import KeyStatus, Tokens, key_document, parse_key_set
@@ -74,25 +75,8 @@ class FakeGate:
 
 
 def create_concerts_table(client: DynamoDBClient, name: str = TABLE) -> None:
-    """Same keys and GSI as ConcertsTable in template.yaml."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    """ConcertsTable has the same keys and GSI as CouponsTable (pk/sk and gsi1)."""
+    create_table(client, name)
 
 
 @pytest.fixture
