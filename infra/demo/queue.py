@@ -164,7 +164,7 @@ def surge(runtime: RuntimeProcess, args: argparse.Namespace) -> QueueDemoResult:
         audience=audience.log,
         silent_walked=len(walked),
         silent_admitted=len(silent & audience.log.ever_active),
-        pacing=pacing_violations(sampler.samples, args.admit, args.interval, slack=0.6),
+        pacing=pacing_violations(sampler, args.admit, args.interval),
         seats_double_held=sum(n - 1 for n in held.values() if n > 1),
         args=args,
     )

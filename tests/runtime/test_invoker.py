@@ -39,6 +39,16 @@ def invoker():
     inv.close()
 
 
+def wait_for_line(invoker, predicate, timeout: float = 15) -> bool:
+    """A worker's output reaches the log through a reader thread, a moment after the invocation's result."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(predicate(fid, line) for fid, line in list(invoker.lines)):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_event_context_and_environment_reach_the_handler(invoker):
     result = invoker.invoke("Echo", {"hello": "wörld"})
     assert result.ok, result
@@ -75,7 +85,7 @@ def test_an_exception_is_a_failed_invocation_with_its_message(invoker):
     assert result.error_type == "ValueError"
     assert "poison" in result.error_message
     assert result.function_error == "Unhandled"
-    assert any("ValueError" in line for _, line in invoker.lines)
+    assert wait_for_line(invoker, lambda _, line: "ValueError" in line)
 
 
 def test_running_past_timeout_fails_and_the_next_call_works(invoker):
@@ -121,4 +131,5 @@ def test_unserializable_response_and_missing_handler_are_errors(invoker):
 
 def test_logs_are_prefixed_with_the_function(invoker):
     invoker.invoke("Fail", {})
+    assert wait_for_line(invoker, lambda _, line: "ValueError" in line)
     assert {fid for fid, _ in invoker.lines} == {"Fail"}

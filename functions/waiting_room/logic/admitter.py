@@ -85,13 +85,16 @@ class Admitter:
             next_position = plan.last_walked + 1
         if next_position == concert.next_position:
             return StepResult(reason="nothing visible yet")
+        # The interval and the sessions run from the commit, when users become active: a slow walk (a
+        # cold start, many abandoned entries to mark) must not shorten the gap to the next step.
+        committed_ms = self._now_ms()
         admission = None
         if admitted:
             seq = concert.admission_seq + 1
-            until = now_ms + settings.session_seconds * 1000
+            until = committed_ms + settings.session_seconds * 1000
             admission = Admission(seq, first, next_position - 1, len(admitted), until)
         self._concerts.commit_admission(
-            concert, admission, next_position, result.abandoned, result.skipped_left, now_ms
+            concert, admission, next_position, result.abandoned, result.skipped_left, committed_ms
         )
         result.admitted = len(admitted)
         if admitted or result.abandoned:

@@ -263,6 +263,19 @@ def test_admission_admits_n_per_interval_up_to_max_active_then_sessions_expire(d
     assert status(requests[1], later) is EntryStatus.EXPIRED
 
 
+def test_the_interval_runs_from_the_commit_of_a_slow_step_not_from_its_start(ddb):
+    make_concert(ddb, max_active=10)  # N=2 per 10 s
+    service(ddb).process(entries_event([ask(f"u{i}") for i in range(4)]))
+    start_ms = int(T0.timestamp() * 1000)
+    clock = iter([start_ms, start_ms + 8_000])  # the walk took 8 s (a cold start, abandonments to mark)
+    slow = Admitter(ConcertRepository(ddb, TABLE), EntryRepository(ddb, TABLE), now_ms=lambda: next(clock))
+    assert slow.step("c1").admitted == 2
+    # 10 s after the step began but only 2 s after its users became active: not due yet.
+    assert admitter(ddb, T0 + timedelta(seconds=10)).step("c1").reason == "interval"
+    assert admitter(ddb, T0 + timedelta(seconds=18)).step("c1").admitted == 2
+    assert concert_of(ddb).admissions[1].until_ms == start_ms + 8_000 + 60_000  # sessions from the commit too
+
+
 def test_a_user_who_leaves_while_admission_walks_is_not_admitted(ddb):
     make_concert(ddb)
     requests = [ask(f"u{i}") for i in range(3)]
