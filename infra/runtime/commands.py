@@ -280,10 +280,13 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _load_plain(path: Path, overrides: dict[str, str]) -> Any:
+    from infra.runtime.signing_keys import local_signing_key_overrides
     from infra.template import load_template
 
-    # No broker: invoking a function with a fixture polls nothing, so an MSK event needs none.
-    return load_template(path, overrides, msk_bootstrap_default="")
+    # No broker: invoking a function with a fixture polls nothing, so an MSK event needs none. Signing
+    # keys are generated in the state dir as with a stack, so token functions work without one.
+    keys = local_signing_key_overrides(path, overrides, state_dir())
+    return load_template(path, {**keys, **overrides}, msk_bootstrap_default="")
 
 
 def _read_event(path: Path) -> Any:
