@@ -36,6 +36,8 @@ class AudienceLog:
     tokens: dict[str, str] = field(default_factory=dict)  # entryId -> token
     holds: list[dict[str, Any]] = field(default_factory=list)  # 201 bodies
     hold_statuses: dict[int, int] = field(default_factory=dict)
+    hold_refusals: dict[str, int] = field(default_factory=dict)  # "<status> <message>" -> count
+    rounds: list[float] = field(default_factory=list)  # seconds one thread took to poll all its users once
     polls: int = 0
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,9 +71,11 @@ class Audience:
         concert_id: str,
         entries: list[str],
         behaviour: Behaviour,
-        threads: int = 10,
+        threads: int | None = None,
         seed: int = 1,
     ) -> None:
+        # A thread polls its users one after another: ~25 each keeps a round well inside a heartbeat.
+        threads = threads or max(10, -(-len(entries) // 25))
         self.url = url
         self.concert_id = concert_id
         self.behaviour = behaviour
@@ -104,7 +108,10 @@ class Audience:
                         continue
                     if self._visit(conn, entry, rng):
                         done.add(entry)
-                self._stop.wait(max(0.0, self.behaviour.poll_every - (time.monotonic() - started)))
+                took = time.monotonic() - started
+                with self.log.lock:
+                    self.log.rounds.append(took)
+                self._stop.wait(max(0.0, self.behaviour.poll_every - took))
         except (OSError, http.client.HTTPException) as exc:
             with self.log.lock:
                 self.log.errors.append(f"{type(exc).__name__}: {exc}")
@@ -150,6 +157,9 @@ class Audience:
                 self.log.hold_statuses[status] = self.log.hold_statuses.get(status, 0) + 1
                 if status == 201:
                     self.log.holds.append(body)
+                else:
+                    why = f"{status} {body.get('message', '') if isinstance(body, dict) else ''}".strip()
+                    self.log.hold_refusals[why] = self.log.hold_refusals.get(why, 0) + 1
 
 
 class Sampler:

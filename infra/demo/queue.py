@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 import uuid
@@ -32,7 +33,7 @@ TEMPLATE = Path("template.yaml")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entries", type=int, default=6_000, help="queue entry requests to send")
     parser.add_argument("--users", type=int, default=5_000, help="distinct users (some enter twice)")
-    parser.add_argument("--audience", type=int, default=1_200, help="users at the front who poll and act")
+    parser.add_argument("--audience", type=int, default=600, help="users at the front who poll and act")
     parser.add_argument("--silent", type=float, default=0.1, help="share of the audience that never polls")
     parser.add_argument("--admit", type=int, default=100, help="admitPerInterval (N)")
     parser.add_argument("--interval", type=int, default=2, help="intervalSeconds (M)")
@@ -203,9 +204,12 @@ def report(result: QueueDemoResult) -> str:
         "admission timeline",
         *_timeline(result),
         f"abandoned users skipped    {result.silent_walked:,} silent users reached, {final.get('abandoned', 0):,} marked abandoned",
+        f"  poll round (p50 / max)   {statistics.median(log.rounds or [0.0]):.1f}s / {max(log.rounds, default=0):.1f}s per user "
+        f"(a poller whose round exceeds heartbeatSeconds={result.args.heartbeat} is abandoned too)",
         f"completed / left early     {len(log.completed):,} / {len(log.left):,} (their slots went to the next users)",
         f"tokens minted              {len(log.tokens):,}",
         f"seat holds                 {len(log.holds):,} held; answers {dict(sorted(log.hold_statuses.items()))}",
+        *(f"  refused                  {n:,} x {why}" for why, n in sorted(log.hold_refusals.items())),
         f"status polls               {log.polls:,}",
         "invariants",
         f"  positions 1..n, unique   {'yes' if p.gapless and p.users_twice == 0 else 'NO'} ({p.count:,} positions, {p.users_twice} users twice)",
