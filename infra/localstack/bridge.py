@@ -34,6 +34,7 @@ class Bridge:
         kafka_bootstrap_servers: str,
         state_dir: Path,
         http_port: int = 0,
+        http_host: str = "127.0.0.1",
     ) -> None:
         deployment = describe(endpoint, stack_name)
         self.deployment = deployment
@@ -67,6 +68,7 @@ class Bridge:
         self.http = HttpApiServer(
             routes,
             self.invoker,
+            host=http_host,
             port=http_port,
             extra_routes={"/_surge/status": lambda: (200, self.status())},
             account_id=ACCOUNT_ID,

@@ -71,13 +71,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     deploy.add_argument(
         "--parameter", action="append", default=[], metavar="KEY=VALUE", help="extra parameter override"
     )
+    _target_options(deploy)
     deploy.set_defaults(handler=_deploy)
 
     bridge = sub.add_parser("bridge", help="drive the deployed stack's Kafka event sources and HTTP routes")
     bridge.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     bridge.add_argument("--stack-name", default=DEFAULT_STACK)
     bridge.add_argument("--http-port", type=int, default=3000, help="HTTP API port (0: a free one)")
+    bridge.add_argument(
+        "--http-host", default="127.0.0.1", help="HTTP API interface (0.0.0.0 in a container)"
+    )
     bridge.add_argument("--detach", action="store_true", help="return once every source polls")
+    _target_options(bridge)
     bridge.set_defaults(handler=_bridge)
 
     validate = sub.add_parser("validate", help="sam validate --lint and cfn-lint on the template")
@@ -92,6 +97,29 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
     sub.add_parser("status", help="what runs, where").set_defaults(handler=_status)
     sub.add_parser("down", help="stop the bridge, the emulator and Kafka").set_defaults(handler=_down)
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    # Both given: no `surge localstack up` needed (a LocalStack and a Kafka run elsewhere, e.g. compose).
+    parser.add_argument("--endpoint", default=None, help="the emulator (default: the one `up` started)")
+    parser.add_argument(
+        "--kafka-bootstrap-servers", default=None, help="Kafka (default: the one `up` started)"
+    )
+
+
+def _target(args: argparse.Namespace) -> dict[str, Any]:
+    if args.endpoint and args.kafka_bootstrap_servers:
+        return {
+            "endpoint": args.endpoint.rstrip("/"),
+            "kafka_bootstrap_servers": args.kafka_bootstrap_servers,
+            "emulator": "external",
+        }
+    state = _require_up()
+    return {
+        **state,
+        "endpoint": (args.endpoint or state["endpoint"]).rstrip("/"),
+        "kafka_bootstrap_servers": args.kafka_bootstrap_servers or state["kafka_bootstrap_servers"],
+    }
 
 
 # ---- up ----------------------------------------------------------------------------------------
@@ -188,7 +216,7 @@ def _require_up() -> dict[str, Any]:
 def _deploy(args: argparse.Namespace) -> int:
     from infra.localstack.deploy import deploy
 
-    state = _require_up()
+    state = _target(args)
     overrides = dict(pair.split("=", 1) for pair in args.parameter)
     deployment = deploy(
         args.template,
@@ -207,12 +235,19 @@ def _deploy(args: argparse.Namespace) -> int:
 def _bridge(args: argparse.Namespace) -> int:
     from infra.localstack.bridge import Bridge
 
-    state = _require_up()
+    state = _target(args)
     if read_state("bridge") is not None:
         raise StackError("the bridge is already running; `surge localstack down` stops it")
     if args.detach:
         argv = [sys.executable, "-m", "infra.cli", "localstack", "bridge", "--template", str(args.template)]
         argv += ["--stack-name", args.stack_name, "--http-port", str(args.http_port)]
+        argv += ["--http-host", args.http_host]
+        argv += [
+            "--endpoint",
+            state["endpoint"],
+            "--kafka-bootstrap-servers",
+            state["kafka_bootstrap_servers"],
+        ]
         return _detach(argv, "bridge", "the bridge is running; `surge localstack status` shows it")
     exit_on_sigterm()
     try:
@@ -223,6 +258,7 @@ def _bridge(args: argparse.Namespace) -> int:
             kafka_bootstrap_servers=state["kafka_bootstrap_servers"],
             state_dir=work_dir(),
             http_port=args.http_port,
+            http_host=args.http_host,
         )
     except ValueError as exc:
         raise StackError(str(exc)) from exc
