@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -323,9 +324,16 @@ def _down(_args: argparse.Namespace) -> int:
         if state is None:
             _state_path(name).unlink(missing_ok=True)
             continue
-        # each was started in its own session (`--detach`), so its group holds all it started
+        # `--detach` starts each in its own session, so its group holds all it started; one run in
+        # the foreground elsewhere gets SIGTERM and stops its own children
         pid = int(state["pid"])
-        stop_group(pid, timeout=30)
+        if os.getpgid(pid) == pid:
+            stop_group(pid, timeout=30)
+        else:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
         if state.get("emulator_pgid") and group_alive(int(state["emulator_pgid"])):
             stop_group(int(state["emulator_pgid"]))
         _state_path(name).unlink(missing_ok=True)
