@@ -8,6 +8,7 @@ ministack, a real LocalStack or, without the variable, AWS.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from infra.stack.errors import StackError
 from infra.stack.process import tail
 from infra.stack.resources import ensure_topics
 from infra.template import load_template
+from infra.template.yaml_loader import read_template_file
 
 ARTIFACT_BUCKET = "surge-sam-artifacts"
 REGION = "us-east-1"
@@ -76,10 +78,12 @@ def deploy(
     parameters = {**local_parameters(kafka_bootstrap_servers), **(parameter_overrides or {})}
     declared = load_template(template).parameters
     parameters = {k: v for k, v in parameters.items() if k in declared}
+    parameters.update(signing_key_secrets(template, endpoint, stack_name, work_dir, parameters))
     build_dir = work_dir / "build" / stack_name
     log_path = work_dir / "logs" / f"sam-{stack_name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **aws_env(endpoint), "SAM_CLI_TELEMETRY": "0"}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env = {**inherited, **aws_env(endpoint), "SAM_CLI_TELEMETRY": "0"}
 
     topics = load_template(template, parameters, stack_name=stack_name).topics
     created = ensure_topics(kafka_bootstrap_servers, topics)
@@ -131,6 +135,28 @@ def deploy(
     deployment = describe(endpoint, stack_name, time.monotonic() - started)
     log(f"  stack {stack_name} deployed in {deployment.seconds:.0f}s: {len(deployment.functions)} functions")
     return deployment
+
+
+def signing_key_secrets(
+    template: Path, endpoint: str, stack_name: str, work_dir: Path, overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """{Parameter: secret ARN} for the template's `LocalSigningKeys` not given as parameters: the key
+    document the local runtime would generate, stored once per stack in the emulator's Secrets Manager
+    as `surge-<parameter-in-kebab-case>-<stack>` (the name the template's read policy allows)."""
+    from infra.runtime.signing_keys import declared_signing_keys, ensure_key_file
+
+    secrets = client("secretsmanager", endpoint)
+    arns: dict[str, str] = {}
+    for key in declared_signing_keys(read_template_file(template)):
+        if key.parameter in overrides:
+            continue
+        name = f"surge-{re.sub(r'(?<!^)(?=[A-Z])', '-', key.parameter).lower()}-{stack_name}"
+        try:
+            arns[key.parameter] = secrets.describe_secret(SecretId=name)["ARN"]
+        except secrets.exceptions.ResourceNotFoundException:
+            document = ensure_key_file(work_dir / "keys" / stack_name / f"{key.parameter}.json").read_text()
+            arns[key.parameter] = secrets.create_secret(Name=name, SecretString=document)["ARN"]
+    return arns
 
 
 def describe(endpoint: str, stack_name: str, seconds: float = 0.0) -> Deployment:

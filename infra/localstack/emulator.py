@@ -47,8 +47,10 @@ class Ministack:
         log_dir.mkdir(parents=True, exist_ok=True)
         data_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / "ministack.log"
+        # No service endpoint of the caller's (e.g. a DynamoDB Local) may leak into the deployed functions.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
         env = {
-            **os.environ,
+            **inherited,
             "GATEWAY_PORT": str(port),
             "BIND_HOST": "127.0.0.1",
             # its Lambda workers, detached-mode log and S3 data stay in our state dir

@@ -8,6 +8,7 @@ import argparse
 import base64
 import json
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -43,6 +44,18 @@ def test_the_coupon_surge_through_the_deployed_stack(deployed: Deployed) -> None
     # coupon, 100 holders and 1,000 request outcomes, read back from ministack's endpoint.
     assert table_item_count(deployed.endpoint, table) >= 1 + 100 + 1_000
     assert deployed.up["emulator"] == "ministack"
+
+
+def test_the_waiting_rooms_signing_keys_come_from_the_emulators_secrets_manager(deployed: Deployed) -> None:
+    name = describe(deployed.endpoint, "surge").functions["QueueApiFunction"]
+    variables = client("lambda", deployed.endpoint).get_function_configuration(FunctionName=name)[
+        "Environment"
+    ]
+    arn = variables["Variables"]["TOKEN_KEYS"]
+    assert ":secretsmanager:" in arn and ":secret:surge-queue-token-keys-surge" in arn
+    with urllib.request.urlopen(f"{deployed.bridge_url}/.well-known/jwks.json", timeout=30) as response:
+        jwks = json.loads(response.read())
+    assert [key["alg"] for key in jwks["keys"]] == ["ES256"]
 
 
 def test_the_bridge_honours_partial_failures_and_the_on_failure_destination(
