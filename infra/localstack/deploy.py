@@ -137,6 +137,11 @@ def deploy(
     return deployment
 
 
+def signing_key_secret_name(parameter: str, stack_name: str) -> str:
+    """QueueTokenKeys, stack "surge" -> "surge-queue-token-keys-surge"."""
+    return f"surge-{re.sub(r'(?<!^)(?=[A-Z])', '-', parameter).lower()}-{stack_name}"
+
+
 def signing_key_secrets(
     template: Path, endpoint: str, stack_name: str, work_dir: Path, overrides: Mapping[str, str]
 ) -> dict[str, str]:
@@ -150,7 +155,7 @@ def signing_key_secrets(
     for key in declared_signing_keys(read_template_file(template)):
         if key.parameter in overrides:
             continue
-        name = f"surge-{re.sub(r'(?<!^)(?=[A-Z])', '-', key.parameter).lower()}-{stack_name}"
+        name = signing_key_secret_name(key.parameter, stack_name)
         try:
             arns[key.parameter] = secrets.describe_secret(SecretId=name)["ARN"]
         except secrets.exceptions.ResourceNotFoundException:
