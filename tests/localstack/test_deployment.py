@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from infra.demo.coupons import report, surge
@@ -20,6 +21,9 @@ from infra.localstack.demo import DeployedTarget, table_item_count
 from infra.localstack.deploy import client, deploy, describe
 from infra.stack.process import pid_alive
 from tests.localstack.conftest import REPO, Deployed
+
+# The first test also pays for the session's set-up: installing ministack on a fresh machine, up, deploy.
+pytestmark = pytest.mark.timeout(600)
 
 POISON_TEMPLATE = Path(__file__).parent / "poison" / "template.yaml"
 
