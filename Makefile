@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 SURGE := $(VENV)/bin/surge
 
-.PHONY: install services lint test test-unit test-stack demo bench clean
+.PHONY: install services lint test test-unit test-stack demo bench localstack-demo clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,8 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	# sam validate --lint + cfn-lint (the SAM CLI installs itself into the cache the first time)
+	$(SURGE) localstack validate
 
 test: lint services
 	$(VENV)/bin/pytest
@@ -38,6 +40,15 @@ demo: services
 
 bench: services
 	$(SURGE) bench
+
+# The coupon surge through template.yaml deployed with the SAM CLI into ministack, Kafka bridged.
+LOCALSTACK_PORT ?= 4566
+BRIDGE_PORT ?= 3000
+localstack-demo: services
+	$(SURGE) localstack up --detach --port $(LOCALSTACK_PORT)
+	$(SURGE) localstack deploy && $(SURGE) localstack bridge --detach --http-port $(BRIDGE_PORT) && \
+	$(SURGE) localstack demo; \
+	status=$$?; $(SURGE) localstack down; exit $$status
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

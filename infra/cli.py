@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from infra.bench import run as bench
 from infra.demo import command as demo_command
 from infra.dlt import commands as dlt_commands
+from infra.localstack import commands as localstack_commands
 from infra.runtime import commands as runtime_commands
 from infra.stack import StackError
 from infra.stack import commands as stack_commands
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(commands)
     demo_command.add_parser(commands)
     dlt_commands.add_parser(commands)
+    localstack_commands.add_parser(commands)
     return parser
 
 

@@ -3,6 +3,7 @@
 The producer is idempotent with acks=all, so a retried send never duplicates a record and an ack means
 the record is on every in-sync replica. Timeouts are short on purpose: an API caller waiting on an
 unavailable broker should get a 503 within a few seconds, not hang until the function times out.
+Credentials (SASL from Secrets Manager on AWS, none locally) come from common/kafka_auth.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from common.config import Endpoints
+from common.kafka_auth import producer_auth_options
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -44,6 +46,7 @@ class KafkaPublisher:
                 from kafka import KafkaProducer
 
                 servers = self._bootstrap_servers or Endpoints.from_env().require_kafka()
+                options = {**producer_auth_options(), **self._options}
                 self._producer = KafkaProducer(
                     bootstrap_servers=servers.split(","),
                     acks="all",
@@ -53,7 +56,7 @@ class KafkaPublisher:
                     max_block_ms=_MAX_BLOCK_MS,
                     request_timeout_ms=_REQUEST_TIMEOUT_MS,
                     delivery_timeout_ms=_DELIVERY_TIMEOUT_MS,
-                    **self._options,
+                    **options,
                 )
             return self._producer
 

@@ -11,8 +11,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from common.config import Endpoints
 from infra.demo.verify import CouponState, fetch_outcomes, read_coupon
 from infra.loadgen.http_load import LoadResult, Request, run_load
 from infra.loadgen.progress import Progress, elapsed_since
@@ -33,6 +34,15 @@ def add_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--concurrency", type=int, default=32, help="client connections")
     demo.add_argument("--template", type=Path, default=TEMPLATE)
     demo.add_argument("--drain-timeout", type=float, default=600, help="seconds to wait for all outcomes")
+
+
+class SurgeTarget(Protocol):
+    """Where the surge goes: an HTTP API and the DynamoDB behind it (the local runtime, or a deployment)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def endpoints(self) -> Endpoints: ...
 
 
 @dataclass
@@ -84,7 +94,8 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0 if result.ok() else 1
 
 
-def surge(runtime: RuntimeProcess, args: argparse.Namespace) -> DemoResult:
+def surge(runtime: SurgeTarget, args: argparse.Namespace, table: str | None = None) -> DemoResult:
+    """`table`: the coupons table's name (default: the template's, for the stack name "surge")."""
     coupon_id = f"demo-{uuid.uuid4().hex[:8]}"
     created = run_load(
         runtime.url,
@@ -105,7 +116,7 @@ def surge(runtime: RuntimeProcess, args: argparse.Namespace) -> DemoResult:
     load = run_load(runtime.url, requests, args.concurrency, "issue requests")
     accepted = {o.body["requestId"]: o.request.tag for o in load.outcomes if o.status == 202}
     ddb = dynamodb_client(runtime.endpoints())
-    table = load_template(args.template).tables["CouponsTable"].table_name
+    table = table or load_template(args.template).tables["CouponsTable"].table_name
     outcomes, drain_seconds = wait_for_outcomes(ddb, table, list(accepted), args.drain_timeout, load.seconds)
     return DemoResult(
         load, accepted, outcomes, read_coupon(ddb, table, coupon_id), drain_seconds, min(args.stock, distinct)
