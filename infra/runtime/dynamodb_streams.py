@@ -14,6 +14,9 @@ Choices (AWS is silent or it differs locally):
   ARN, and rewritten atomically after every batch: a restarted runtime resumes after them, as Lambda
   does, and StartingPosition applies only to shards it has never read. A checkpoint the stream has
   trimmed since resumes at TRIM_HORIZON. Without a file they live in memory.
+- An iterator DynamoDB Local refuses (TrimmedDataAccess/ExpiredIterator: it does so to a held
+  iterator after a TransactWriteItems that writes another table before this one) is replaced by one
+  after the checkpoint, and that read is done again: positions are sequence numbers, as on Lambda.
 - Shards are read one after the other in the poll thread (ParallelizationFactor is not applied);
   order per shard and parent-before-child hold as on AWS.
 - The stream ARN is the table's LatestStreamArn (DescribeTable): of `table_name` when given, else of
@@ -66,6 +69,7 @@ class _Shard:
     iterator: str | None = None
     done: bool = False
     checkpoint: str | None = None  # last finished SequenceNumber
+    start_kind: str = "TRIM_HORIZON"  # where reading began when nothing is finished yet
 
 
 class DynamoDBStreamEventSource:
@@ -227,6 +231,7 @@ class DynamoDBStreamEventSource:
                     if closed:
                         state.done = True
                     else:
+                        state.start_kind = "LATEST"
                         state.iterator = self._iterator(streams, shard_id, "LATEST")
                 else:
                     state.iterator = self._iterator(streams, shard_id, "TRIM_HORIZON")
@@ -248,6 +253,12 @@ class DynamoDBStreamEventSource:
             **kwargs,
         )
         return answer.get("ShardIterator")
+
+    def _reposition(self, streams: DynamoDBStreamsClient, shard: _Shard) -> str | None:
+        """A new iterator just after the last finished record (or where the shard started)."""
+        if shard.checkpoint:
+            return self._iterator(streams, shard.shard_id, "AFTER_SEQUENCE_NUMBER", after=shard.checkpoint)
+        return self._iterator(streams, shard.shard_id, shard.start_kind)
 
     # ---- checkpoints that survive a restart -----------------------------------------------------
 
@@ -314,11 +325,26 @@ class DynamoDBStreamEventSource:
     def _read_batch(self, streams: DynamoDBStreamsClient, shard: _Shard) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.spec.batching_window_seconds
+        repositioned = False
         while shard.iterator and len(batch) < self.spec.batch_size:
-            answer = streams.get_records(
-                ShardIterator=shard.iterator,
-                Limit=min(_GET_RECORDS_LIMIT, self.spec.batch_size - len(batch)),
-            )
+            try:
+                answer = streams.get_records(
+                    ShardIterator=shard.iterator,
+                    Limit=min(_GET_RECORDS_LIMIT, self.spec.batch_size - len(batch)),
+                )
+            except (
+                streams.exceptions.TrimmedDataAccessException,
+                streams.exceptions.ExpiredIteratorException,
+            ):
+                if repositioned:
+                    raise
+                # DynamoDB Local invalidates a held iterator when a TransactWriteItems writes another
+                # table before this one (a fresh iterator reads fine). Lambda tracks sequence numbers,
+                # not iterators: take a new one after the checkpoint and read this batch again.
+                repositioned = True
+                batch = []
+                shard.iterator = self._reposition(streams, shard)
+                continue
             shard.iterator = answer.get("NextShardIterator")
             batch.extend(self._lambda_record(r) for r in answer.get("Records", []))
             if time.monotonic() >= deadline or self._stop.is_set():
