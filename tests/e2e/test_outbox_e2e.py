@@ -136,9 +136,12 @@ def assert_on_kafka_in_order(bootstrap: str, events: list[OutboxEvent]) -> list[
 
 def test_relay_and_confirmer_publish_every_event_once_in_order(start_runtime, ddb, stack):
     started = time.monotonic()
-    start_runtime()
+    runtime = start_runtime()
     events = write_events(ddb, TEMPLATE, aggregates=20)
     items = wait_published(ddb, TEMPLATE, events, timeout=60)
+    # The relay's stream position is in the state dir, so a restarted `surge local up` resumes there.
+    checkpoints = runtime.state_dir / "stream-checkpoints" / "OutboxRelayFunction.OutboxInserts.json"
+    assert checkpoints.exists() and json.loads(checkpoints.read_text())
     assert all(item["publishAttempts"] == {"N": "0"} for item in items.values())  # the relay did it all
     assert all("pendingBucket" not in item and "ttl" in item for item in items.values())
     records = assert_on_kafka_in_order(stack.endpoints.require_kafka(), events)
