@@ -254,6 +254,63 @@ class OrdersRepository:
                 ) from exc
             raise
 
+    def refund(self, order: Order, event: OutboxEvent, now: datetime) -> None:
+        """Points back, payment marked refunded (once), order PAID/COMPLETED -> REFUNDED, the coupon
+        unused again, and payment.refunded: all or nothing."""
+        actions: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": order_key(order.orderId),
+                    "UpdateExpression": "SET #status = :refunded, updatedAt = :now",
+                    "ConditionExpression": "#status IN (:paid, :completed)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":refunded": {"S": OrderStatus.REFUNDED.value},
+                        ":paid": {"S": OrderStatus.PAID.value},
+                        ":completed": {"S": OrderStatus.COMPLETED.value},
+                        ":now": {"S": iso(now)},
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": payment_key(order.orderId),
+                    "UpdateExpression": "SET refundedAt = :now",
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(refundedAt)",
+                    "ExpressionAttributeValues": {":now": {"S": iso(now)}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": points_key(order.userId),
+                    "UpdateExpression": "SET balance = balance + :total",
+                    "ExpressionAttributeValues": {":total": {"N": str(order.total)}},
+                }
+            },
+            outbox_put(self.outbox_table, event),
+        ]
+        if order.couponId:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.coupons_table,
+                        "Key": coupon_issued_key(order.couponId, order.userId),
+                        "UpdateExpression": "REMOVE usedAt, usedBy",
+                        "ConditionExpression": "usedBy = :order",
+                        "ExpressionAttributeValues": {":order": {"S": order.orderId}},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if _cancelled(exc) is None:
+                raise
+            raise WrongStatus(f"order {order.orderId!r} is not paid, or is refunded already") from exc
+
     def cancel(self, order: Order, event: OutboxEvent, now: datetime) -> None:
         try:
             self.client.transact_write_items(

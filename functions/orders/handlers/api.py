@@ -91,6 +91,12 @@ def cancel(orderId: str) -> Response:
     return json_response(HTTPStatus.OK, order, exclude_none=True)
 
 
+@app.post("/orders/<orderId>/refund")
+def refund(orderId: str) -> Response:
+    order = service().refund(_order_id(orderId), utc_now(), logger.get_correlation_id())
+    return json_response(HTTPStatus.OK, order, exclude_none=True)
+
+
 @app.exception_handler(OrderError)
 def _refused(error: OrderError) -> Response:
     return message(error.status, str(error), reason=error.reason)

@@ -52,7 +52,8 @@ def _effect(name: str, outcome: Outcome) -> Effect:
 
 
 class InventoryConsumer:
-    """order.created -> reserve every line or none; order.cancelled -> give the stock back."""
+    """order.created -> reserve every line or none; order.cancelled or payment.refunded -> give the
+    stock back (once per event; an order is cancelled or refunded, never both)."""
 
     name = "inventory"
 
@@ -78,7 +79,7 @@ class InventoryConsumer:
             return _effect(
                 "rejected", self.repository.record_only(self.name, envelope.eventId, rejected, now)
             )
-        if envelope.eventType == "order.cancelled":
+        if envelope.eventType in ("order.cancelled", "payment.refunded"):
             return _effect("restored", self.repository.restore(self.name, envelope.eventId, order.items, now))
         return Effect("ignored")
 

@@ -105,5 +105,11 @@ class OrderService:
             update={"status": OrderStatus.CANCELLED, "reason": "CANCELLED_BY_USER", "updatedAt": iso(now)}
         )
 
+    def refund(self, order_id: str, now: datetime, correlation_id: str | None) -> Order:
+        order = self.get_order(order_id)
+        event = order_event("payment.refunded", order, now, correlation_id, amount=order.total)
+        self.repository.refund(order, event, now)
+        return order.model_copy(update={"status": OrderStatus.REFUNDED, "updatedAt": iso(now)})
+
     def notifications(self, user_id: str) -> list[Notification]:
         return self.repository.notifications(user_id)

@@ -15,9 +15,10 @@ class OrderStatus(StrEnum):
     PAID = "PAID"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"  # paid, then points, coupon and stock given back
 
 
-TERMINAL = {OrderStatus.COMPLETED, OrderStatus.CANCELLED}
+TERMINAL = {OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
 
 class Strict(BaseModel):

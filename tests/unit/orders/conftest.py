@@ -73,6 +73,7 @@ class Saga:
         self.routes: dict[str, list[Any]] = {
             "order.created": [inventory],
             "order.cancelled": [inventory],
+            "payment.refunded": [inventory],
             "inventory.reserved": [order],
             "inventory.rejected": [order],
             "payment.completed": [order, notification],

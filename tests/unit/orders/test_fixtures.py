@@ -42,7 +42,7 @@ def publisher(monkeypatch) -> FakePublisher:
 def test_every_fixture_is_covered():
     api_fixtures = {p.name for p in EVENTS.glob("*.json")} - set(CONSUMER_FIXTURES)
     assert all(load(name)["version"] == "2.0" for name in api_fixtures)
-    assert len(api_fixtures) == 9
+    assert len(api_fixtures) == 10
 
 
 def test_fixtures_through_handlers(repository, service, publisher):
@@ -79,6 +79,8 @@ def test_fixtures_through_handlers(repository, service, publisher):
     assert http("get_order.json")[1]["status"] == "COMPLETED"
     assert len(http("list_notifications.json")[1]["items"]) == 1
     assert http("cancel_order.json")[0] == 409
+    assert http("refund_order.json")[1]["status"] == "REFUNDED"
+    assert service.get_points("u-0001").balance == 1000
     assert publisher.sent == []  # nothing dead-lettered
 
 

@@ -220,3 +220,25 @@ def test_the_api_names_the_bad_field_and_maps_refusals(repository, service, saga
         200,
         {"items": []},
     )
+
+
+def test_a_refund_gives_points_coupon_and_stock_back_once(service, saga, ddb):
+    setup_shop(service)
+    coupon_key = {"pk": {"S": "COUPON#c-1"}, "sk": {"S": "USER#u-1"}}
+    ddb.put_item(TableName=COUPONS, Item={**coupon_key, "couponId": {"S": "c-1"}, "userId": {"S": "u-1"}})
+    placed = order(service, ("p-1", 2), coupon="c-1")
+    with pytest.raises(WrongStatus):
+        service.refund(placed.orderId, T0, None)  # not paid yet
+    saga.run()
+    service.pay(placed.orderId, T0, None)
+    saga.run()
+    service.refund(placed.orderId, T0, None)
+    with pytest.raises(WrongStatus):
+        service.refund(placed.orderId, T0, None)
+    saga.run(copies=2)
+    saga.replay_all()
+    assert service.get_order(placed.orderId).status is OrderStatus.REFUNDED
+    assert service.get_points("u-1").balance == 1000
+    assert service.get_product("p-1").stock == 5
+    assert "usedAt" not in ddb.get_item(TableName=COUPONS, Key=coupon_key)["Item"]
+    assert [e.eventType for e in saga.delivered].count("payment.refunded") == 1
