@@ -19,7 +19,7 @@ from infra.template import load_template
 from tests.conftest import REPO
 from tests.e2e.test_outbox_e2e import variant
 
-USERS, ORDERS, PRODUCTS, STOCK, POINTS = 60, 180, 6, 25, 150
+USERS, ORDERS, PRODUCTS, STOCK, POINTS = 40, 120, 5, 20, 150
 SCHEDULE = json.loads((REPO / "events" / "outbox" / "sweeper_schedule.json").read_text())
 
 
@@ -145,7 +145,10 @@ def test_a_surge_of_orders_conserves_stock_and_points_under_redelivery(start_run
     assert run_load(url, [Request("POST", f"/orders/{i}/cancel") for i in cancelling], 16).by_status() == {
         200: len(cancelling)
     }
-    wait_orders(ddb, orders_table, ids, {"COMPLETED", "CANCELLED"})
+    completed_now = wait_orders(ddb, orders_table, ids, {"COMPLETED", "CANCELLED"})
+    refunding = [i for i in sorted(paid) if completed_now[i]["status"]["S"] == "COMPLETED"][::3]
+    refunds = run_load(url, [Request("POST", f"/orders/{i}/refund") for i in refunding], 8)
+    assert refunds.by_status() == {200: len(refunding)}
 
     # Re-drive: every event of these orders PENDING again; the sweeper republishes them all.
     items = outbox_items(ddb, outbox, set(ids))
@@ -173,9 +176,10 @@ def test_a_surge_of_orders_conserves_stock_and_points_under_redelivery(start_run
     assert all(int(i["publishAttempts"]["N"]) > attempts_before[i["eventId"]["S"]] for i in after)
     time.sleep(3)  # the consumers read the same copies as the confirmer
 
-    final = wait_orders(ddb, orders_table, ids, {"COMPLETED", "CANCELLED"})
+    final = wait_orders(ddb, orders_table, ids, {"COMPLETED", "CANCELLED", "REFUNDED"})
     completed = [final[i] for i in ids if final[i]["status"]["S"] == "COMPLETED"]
-    assert {i for i in ids if final[i]["status"]["S"] == "COMPLETED"} == paid
+    assert {i for i in ids if final[i]["status"]["S"] == "COMPLETED"} == paid - set(refunding)
+    assert {i for i in ids if final[i]["status"]["S"] == "REFUNDED"} == set(refunding)
     assert all(final[i]["status"]["S"] == "CANCELLED" for i in refused)
     units: Counter[str] = Counter()
     spent: Counter[str] = Counter()
@@ -200,7 +204,8 @@ def test_a_surge_of_orders_conserves_stock_and_points_under_redelivery(start_run
             KeyConditionExpression="pk = :pk AND begins_with(sk, :n)",
             ExpressionAttributeValues={":pk": {"S": f"USER#{user}"}, ":n": {"S": "NOTIFICATION#"}},
         )["Items"]
-        assert len(notes) == sum(1 for c in completed if c["userId"]["S"] == user), user
+        paid_by_user = [i for i in paid if final[i]["userId"]["S"] == user]
+        assert len(notes) == len(paid_by_user), user  # one per payment.completed, refunded or not
 
     trace = [i for i in outbox_items(ddb, outbox, {traced["orderId"]})]
     kinds = {i["eventType"]["S"]: i.get("correlationId", {}).get("S") for i in trace}
