@@ -260,6 +260,10 @@ class LocalRuntime:
                 table_name=table.table_name if table else None,
                 bootstrap_servers=self.endpoints.kafka_bootstrap_servers,
                 function_arn=self._function_arn(template, event.function_logical_id),
+                # In the state dir, so a restarted `surge local up` resumes where it stopped (as on AWS).
+                checkpoint_file=self.state_dir
+                / "stream-checkpoints"
+                / f"{event.function_logical_id}.{event.name}.json",
             )
         if isinstance(event, ScheduleEventSpec):
             from infra.runtime.schedule import ScheduleEventSource

@@ -9,8 +9,14 @@ eventVersion "1.1", eventSource "aws:dynamodb", awsRegion, dynamodb {Approximate
 StreamViewType}, eventSourceARN. Binary attribute values are base64 strings, as in Lambda's JSON.
 
 Choices (AWS is silent or it differs locally):
-- Checkpoints live in memory: a restarted runtime starts again from StartingPosition (TRIM_HORIZON
-  redelivers what the stream still holds; LATEST skips what was written while it was down).
+- Checkpoints (the last finished SequenceNumber of each shard, and which shards are read to their
+  end) are kept in `checkpoint_file` when one is given (the runtime's state dir), keyed by the stream
+  ARN, and rewritten atomically after every batch: a restarted runtime resumes after them, as Lambda
+  does, and StartingPosition applies only to shards it has never read. A checkpoint the stream has
+  trimmed since resumes at TRIM_HORIZON. Without a file they live in memory.
+- An iterator DynamoDB Local refuses (TrimmedDataAccess/ExpiredIterator: it does so to a held
+  iterator after a TransactWriteItems that writes another table before this one) is replaced by one
+  after the checkpoint, and that read is done again: positions are sequence numbers, as on Lambda.
 - Shards are read one after the other in the poll thread (ParallelizationFactor is not applied);
   order per shard and parent-before-child hold as on AWS.
 - The stream ARN is the table's LatestStreamArn (DescribeTable): of `table_name` when given, else of
@@ -26,7 +32,10 @@ Choices (AWS is silent or it differs locally):
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -60,6 +69,7 @@ class _Shard:
     iterator: str | None = None
     done: bool = False
     checkpoint: str | None = None  # last finished SequenceNumber
+    start_kind: str = "TRIM_HORIZON"  # where reading began when nothing is finished yet
 
 
 class DynamoDBStreamEventSource:
@@ -79,9 +89,11 @@ class DynamoDBStreamEventSource:
         poll_interval_s: float = 0.25,
         shard_refresh_s: float = 2.0,
         hold_s: float = 1.0,
+        checkpoint_file: Path | None = None,
     ) -> None:
         """`table_name`: the physical table whose stream to read (resolves LatestStreamArn);
-        `bootstrap_servers`: needed only for a `kafka://` on-failure destination."""
+        `bootstrap_servers`: needed only for a `kafka://` on-failure destination;
+        `checkpoint_file`: where shard checkpoints survive a restart (None: in memory only)."""
         self.spec = spec
         self.invoker = invoker
         self.function_id = function_id
@@ -116,6 +128,9 @@ class DynamoDBStreamEventSource:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._shards: dict[str, _Shard] = {}
+        self.checkpoint_file = checkpoint_file
+        self._saved: dict[str, dict[str, Any]] = {}  # shard id -> {"checkpoint", "done"} from the file
+        self._written: dict[str, Any] | None = None  # what the file holds now for this stream
         self._thread: threading.Thread | None = None
 
     # ---- EventSource -------------------------------------------------------------------------
@@ -168,6 +183,7 @@ class DynamoDBStreamEventSource:
                 if self.stream_arn is None:
                     self.stream_arn = self._resolve_stream_arn(ddb)
                     self.record_arn = regional_arn(self.stream_arn, self.region)
+                    self._saved = self._load_checkpoints()
                 if time.monotonic() - refreshed >= self.shard_refresh_s:
                     self._refresh_shards(streams, first)
                     refreshed = time.monotonic()
@@ -208,10 +224,14 @@ class DynamoDBStreamEventSource:
                     continue
                 state = _Shard(shard_id, shard.get("ParentShardId"))
                 closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
-                if at_start and self.spec.starting_position == "LATEST":
+                saved = self._saved.get(shard_id)
+                if saved is not None:
+                    self._resume(streams, state, saved)
+                elif at_start and self.spec.starting_position == "LATEST":
                     if closed:
                         state.done = True
                     else:
+                        state.start_kind = "LATEST"
                         state.iterator = self._iterator(streams, shard_id, "LATEST")
                 else:
                     state.iterator = self._iterator(streams, shard_id, "TRIM_HORIZON")
@@ -221,14 +241,68 @@ class DynamoDBStreamEventSource:
                 return
             kwargs["ExclusiveStartShardId"] = last
 
-    def _iterator(self, streams: DynamoDBStreamsClient, shard_id: str, kind: str) -> str | None:
+    def _iterator(
+        self, streams: DynamoDBStreamsClient, shard_id: str, kind: str, after: str | None = None
+    ) -> str | None:
         assert self.stream_arn is not None
+        kwargs: dict[str, Any] = {"SequenceNumber": after} if after else {}
         answer = streams.get_shard_iterator(
             StreamArn=self.stream_arn,
             ShardId=shard_id,
             ShardIteratorType=kind,  # type: ignore[arg-type]
+            **kwargs,
         )
         return answer.get("ShardIterator")
+
+    def _reposition(self, streams: DynamoDBStreamsClient, shard: _Shard) -> str | None:
+        """A new iterator just after the last finished record (or where the shard started)."""
+        if shard.checkpoint:
+            return self._iterator(streams, shard.shard_id, "AFTER_SEQUENCE_NUMBER", after=shard.checkpoint)
+        return self._iterator(streams, shard.shard_id, shard.start_kind)
+
+    # ---- checkpoints that survive a restart -----------------------------------------------------
+
+    def _resume(self, streams: DynamoDBStreamsClient, state: _Shard, saved: dict[str, Any]) -> None:
+        state.checkpoint = saved.get("checkpoint")
+        if saved.get("done"):
+            state.done = True
+        elif state.checkpoint:
+            try:
+                state.iterator = self._iterator(
+                    streams, state.shard_id, "AFTER_SEQUENCE_NUMBER", after=state.checkpoint
+                )
+            except streams.exceptions.TrimmedDataAccessException:
+                state.iterator = self._iterator(streams, state.shard_id, "TRIM_HORIZON")
+        else:
+            state.iterator = self._iterator(streams, state.shard_id, "TRIM_HORIZON")
+
+    def _load_checkpoints(self) -> dict[str, dict[str, Any]]:
+        if self.checkpoint_file is None or not self.checkpoint_file.exists():
+            return {}
+        try:
+            stored = json.loads(self.checkpoint_file.read_text())
+        except (OSError, ValueError):
+            log.warning("dynamodb stream source %s: unreadable checkpoints ignored", self.name)
+            return {}
+        shards = stored.get(self.stream_arn or "", {}) if isinstance(stored, dict) else {}
+        return shards if isinstance(shards, dict) else {}
+
+    def _save_checkpoints(self) -> None:
+        if self.checkpoint_file is None or self.stream_arn is None:
+            return
+        current = {
+            s.shard_id: {"checkpoint": s.checkpoint, "done": s.done}
+            for s in list(self._shards.values())
+            if s.checkpoint is not None or s.done
+        }
+        if current == self._written:
+            return
+        # Only this stream's entry is ours; a recreated table has a new stream ARN and starts afresh.
+        self.checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.checkpoint_file.with_name(f".{self.checkpoint_file.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({self.stream_arn: current}))
+        os.replace(temporary, self.checkpoint_file)
+        self._written = current
 
     def _poll_shards(self, streams: DynamoDBStreamsClient) -> bool:
         """One round over the readable shards; True when any records came back."""
@@ -243,16 +317,34 @@ class DynamoDBStreamEventSource:
             if records:
                 got = True
                 self._deliver(shard, records)
+            if records or shard.done:
+                with contextlib.suppress(OSError):  # a full disk must not stop delivery
+                    self._save_checkpoints()
         return got
 
     def _read_batch(self, streams: DynamoDBStreamsClient, shard: _Shard) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.spec.batching_window_seconds
+        repositioned = False
         while shard.iterator and len(batch) < self.spec.batch_size:
-            answer = streams.get_records(
-                ShardIterator=shard.iterator,
-                Limit=min(_GET_RECORDS_LIMIT, self.spec.batch_size - len(batch)),
-            )
+            try:
+                answer = streams.get_records(
+                    ShardIterator=shard.iterator,
+                    Limit=min(_GET_RECORDS_LIMIT, self.spec.batch_size - len(batch)),
+                )
+            except (
+                streams.exceptions.TrimmedDataAccessException,
+                streams.exceptions.ExpiredIteratorException,
+            ):
+                if repositioned:
+                    raise
+                # DynamoDB Local invalidates a held iterator when a TransactWriteItems writes another
+                # table before this one (a fresh iterator reads fine). Lambda tracks sequence numbers,
+                # not iterators: take a new one after the checkpoint and read this batch again.
+                repositioned = True
+                batch = []
+                shard.iterator = self._reposition(streams, shard)
+                continue
             shard.iterator = answer.get("NextShardIterator")
             batch.extend(self._lambda_record(r) for r in answer.get("Records", []))
             if time.monotonic() >= deadline or self._stop.is_set():

@@ -48,7 +48,7 @@ def test_real_template_translates() -> None:
     resources = translate(tpl.raw)["Resources"]
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     [properties] = [
-        m["Properties"] for m in mappings if m["Properties"]["Topics"] == ["coupon.issue-requested"]
+        m["Properties"] for m in mappings if m["Properties"].get("Topics") == ["coupon.issue-requested"]
     ]
     assert properties["Topics"] == ["coupon.issue-requested"]
     assert properties["SelfManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "coupon-issuer"}
