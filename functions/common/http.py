@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from pydantic import BaseModel, ValidationError
 
+from common import correlation
 from common.kafka_publisher import PublishError
 from common.observability import logger
 from common.settings import ConfigError
@@ -117,3 +118,15 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     def _unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
         return message(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
+
+
+def resolve_with_correlation(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: Any
+) -> dict[str, Any]:
+    """Route the event with the request's correlation id (taken from the `x-correlation-id` header or made
+    here) set on the logger, and return it in the response's header so a client can quote it."""
+    correlation_id = correlation.from_http_event(event)
+    logger.set_correlation_id(correlation_id)
+    response: dict[str, Any] = app.resolve(event, context)
+    response.setdefault("headers", {})[correlation.HTTP_HEADER] = correlation_id
+    return response

@@ -9,9 +9,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common import correlation
 from common.dynamodb import dynamodb_client
-from common.http import json_response, message, parse_body, parse_path, register_error_handlers
+from common.http import (
+    json_response,
+    message,
+    parse_body,
+    parse_path,
+    register_error_handlers,
+    resolve_with_correlation,
+)
 from common.kafka_publisher import default_publisher
 from common.observability import logger, metrics, tracer
 from waiting_room.dal.concerts_repo import ConcertRepository
@@ -230,8 +236,4 @@ def _wrong_status(error: WrongStatus) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    correlation_id = correlation.from_http_event(event)
-    logger.set_correlation_id(correlation_id)
-    response = app.resolve(event, context)
-    response.setdefault("headers", {})[correlation.HTTP_HEADER] = correlation_id
-    return response
+    return resolve_with_correlation(app, event, context)

@@ -15,9 +15,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common import correlation
 from common.dynamodb import dynamodb_client
-from common.http import bearer_token, json_response, parse_path, register_error_handlers
+from common.http import (
+    bearer_token,
+    json_response,
+    parse_path,
+    register_error_handlers,
+    resolve_with_correlation,
+)
 from common.observability import logger, metrics, tracer
 from waiting_room.dal.entries_repo import EntryRepository
 from waiting_room.dal.seats_repo import SeatRepository
@@ -143,8 +148,4 @@ def _seat_error(error: SeatError) -> Response:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    correlation_id = correlation.from_http_event(event)
-    logger.set_correlation_id(correlation_id)
-    response = app.resolve(event, context)
-    response.setdefault("headers", {})[correlation.HTTP_HEADER] = correlation_id
-    return response
+    return resolve_with_correlation(app, event, context)
