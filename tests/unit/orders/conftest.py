@@ -17,7 +17,7 @@ from orders.dal.orders_repo import OrdersRepository
 from orders.handlers.wiring import set_repository
 from orders.logic.consumers import InventoryConsumer, NotificationConsumer, OrderEventsConsumer
 from orders.logic.orders import OrderService
-from tests.unit.outbox.conftest import create_from_template
+from tests.unit.outbox.conftest import aws_env, create_from_template  # noqa: F401 (aws_env: autouse fixture)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,18 +26,8 @@ ORDERS, OUTBOX, COUPONS = "test-orders", "test-outbox", "test-coupons"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "surge-test")
-
-
 @pytest.fixture
-def ddb(aws_env: None) -> Iterator[DynamoDBClient]:
+def ddb() -> Iterator[DynamoDBClient]:  # after the autouse aws_env
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         for logical, name in (("OrdersTable", ORDERS), ("OutboxTable", OUTBOX), ("CouponsTable", COUPONS)):
