@@ -84,6 +84,9 @@ def test_poison_and_transient_failures_land_in_the_dlt_and_the_transient_one_is_
     issued = run_load(runtime.url, [Request("POST", f"/coupons/{coupon_id}/issue", {"userId": "user-1"})], 1)
     assert issued.outcomes[0].status == 202, issued.outcomes[0].body
     request_id = issued.outcomes[0].body["requestId"]
+    # Dead-lettered before the poison is sent: a batch holding both would be bisected first, and
+    # the bisection adds an invocation to the transient record's attempts.
+    wait_until(lambda: _dlt_size(servers) >= dlt_before + 1, timeout=60)
     # A poison record: not JSON, never processable; the issuer dead-letters it itself (its key is not
     # the blocked coupon's, so the switch lets it through).
     producer = KafkaProducer(bootstrap_servers=servers, acks="all")

@@ -39,9 +39,14 @@ def _java_pids_of(state_dir: Path) -> list[int]:
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
             fds = list((entry / "fd").iterdir())
-            targets = {os.readlink(fd) for fd in fds}
         except OSError:
             continue
+        targets = set()
+        for fd in fds:
+            try:
+                targets.add(os.readlink(fd))
+            except OSError:  # a busy JVM closes files while we look: skip that fd, not the process
+                continue
         if cmdline and cmdline[0].endswith(b"java") and any(str(state_dir) in t for t in targets):
             pids.append(int(entry.name))
     return pids
@@ -84,14 +89,16 @@ def test_killing_the_foreground_stack_kills_its_services(tmp_path: Path):
         text=True,
     )
     assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:
-        if "surge stack is up" in line or time.monotonic() > deadline:
-            break
-    services = _java_pids_of(tmp_path)
-    assert len(services) == 2
-    proc.send_signal(signal.SIGKILL)  # no chance to clean up: the kernel must take the JVMs down
-    proc.wait()
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            if "surge stack is up" in line or time.monotonic() > deadline:
+                break
+        services = _java_pids_of(tmp_path)
+        assert len(services) == 2
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no chance to clean up: the kernel must take the JVMs down
+        proc.wait()
     deadline = time.monotonic() + 30
     while any(pid_alive(p) for p in services) and time.monotonic() < deadline:
         time.sleep(0.2)
