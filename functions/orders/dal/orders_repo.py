@@ -7,11 +7,16 @@ Conditions that carry the invariants:
 - points `balance >= :total`: never negative, and with the order's `status = RESERVED` condition in
   the same transaction a payment happens once;
 - coupon `attribute_exists(pk) AND attribute_not_exists(usedAt)`: issued to this user, used once.
+
+A RESERVED order carries `awaitingBucket` / `awaitingSince`, the keys of the sparse `awaiting-payment`
+index (oldest first): the payment-timeout sweep finds expired reservations there without a scan.
+Every transition out of RESERVED removes them.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -50,6 +55,14 @@ def payment_key(order_id: str) -> Attrs:
 def coupon_issued_key(coupon_id: str, user_id: str) -> Attrs:
     """The coupons capability's issued row (coupons/dal/codec.py issued_key)."""
     return {"pk": {"S": f"COUPON#{coupon_id}"}, "sk": {"S": f"USER#{user_id}"}}
+
+
+AWAITING_INDEX = "awaiting-payment"
+AWAITING_BUCKETS = 4  # spreads a surge's reservations over a few index partitions, not one hot key
+
+
+def awaiting_bucket(order_id: str) -> str:
+    return f"AWAITING#{zlib.crc32(order_id.encode()) % AWAITING_BUCKETS}"
 
 
 def _order_from(item: ReadAttrs) -> Order:
@@ -180,6 +193,12 @@ class OrdersRepository:
         if reason:
             update += ", reason = :reason"
             values[":reason"] = {"S": reason}
+        if to is OrderStatus.RESERVED:
+            update += ", awaitingBucket = :bucket, awaitingSince = :since"
+            values[":bucket"] = {"S": awaiting_bucket(order_id)}
+            values[":since"] = {"S": f"{iso(now)}#{order_id}"}
+        if expected is OrderStatus.RESERVED:
+            update += " REMOVE awaitingBucket, awaitingSince"
         return {
             "Update": {
                 "TableName": self.table,
@@ -311,13 +330,13 @@ class OrdersRepository:
                 raise
             raise WrongStatus(f"order {order.orderId!r} is not paid, or is refunded already") from exc
 
-    def cancel(self, order: Order, event: OutboxEvent, now: datetime) -> None:
+    def cancel(self, order: Order, event: OutboxEvent, now: datetime, reason: str) -> None:
+        """RESERVED -> CANCELLED and order.cancelled; the status condition makes a payment racing
+        this cancel (or a timeout) win or lose whole."""
         try:
             self.client.transact_write_items(
                 TransactItems=[
-                    self._transition(
-                        order.orderId, OrderStatus.RESERVED, OrderStatus.CANCELLED, now, "CANCELLED_BY_USER"
-                    ),
+                    self._transition(order.orderId, OrderStatus.RESERVED, OrderStatus.CANCELLED, now, reason),
                     outbox_put(self.outbox_table, event),
                 ]
             )
@@ -325,6 +344,27 @@ class OrdersRepository:
             if _cancelled(exc) is None:
                 raise
             raise WrongStatus(f"order {order.orderId!r} is not RESERVED") from exc
+
+    def awaiting_payment_since_before(self, cutoff: datetime, limit: int) -> list[str]:
+        """Ids of RESERVED orders reserved before `cutoff`, oldest first per bucket, at most `limit`.
+        The index is eventually consistent: the caller re-reads each order before acting on it."""
+        found: list[str] = []
+        for n in range(AWAITING_BUCKETS):
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName=AWAITING_INDEX,
+                KeyConditionExpression="awaitingBucket = :bucket AND awaitingSince < :cutoff",
+                ExpressionAttributeValues={
+                    ":bucket": {"S": f"AWAITING#{n}"},
+                    ":cutoff": {"S": iso(cutoff)},
+                },
+                ProjectionExpression="pk",  # the index is KEYS_ONLY: pk is ORDER#<orderId>
+            )
+            for page in pages:
+                found.extend(item["pk"]["S"].removeprefix("ORDER#") for item in page.get("Items", []))
+                if len(found) >= limit:
+                    return found[:limit]
+        return found
 
     # ---- consumer effects (inbox first) ----------------------------------------------------------
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from orders.dal.orders_repo import OrdersRepository
 
 AGGREGATE = "order"
+CANCELLED_BY_USER = "CANCELLED_BY_USER"
+PAYMENT_TIMEOUT = "PAYMENT_TIMEOUT"
 
 
 def order_event(
@@ -97,12 +99,18 @@ class OrderService:
         self.repository.pay(order, event, now)
         return order.model_copy(update={"status": OrderStatus.PAID, "updatedAt": iso(now)})
 
-    def cancel(self, order_id: str, now: datetime, correlation_id: str | None) -> Order:
+    def cancel(
+        self, order_id: str, now: datetime, correlation_id: str | None, reason: str = CANCELLED_BY_USER
+    ) -> Order:
+        """Only a RESERVED order is cancelled: before its reservation there is no stock to give back
+        yet (the inventory consumer would reserve it after the cancel), so that is a 409 to retry."""
         order = self.get_order(order_id)
-        event = order_event("order.cancelled", order, now, correlation_id, reason="CANCELLED_BY_USER")
-        self.repository.cancel(order, event, now)
+        if order.status is not OrderStatus.RESERVED:
+            raise WrongStatus(f"order {order_id!r} is {order.status.value}, not RESERVED")
+        event = order_event("order.cancelled", order, now, correlation_id, reason=reason)
+        self.repository.cancel(order, event, now, reason)
         return order.model_copy(
-            update={"status": OrderStatus.CANCELLED, "reason": "CANCELLED_BY_USER", "updatedAt": iso(now)}
+            update={"status": OrderStatus.CANCELLED, "reason": reason, "updatedAt": iso(now)}
         )
 
     def refund(self, order_id: str, now: datetime, correlation_id: str | None) -> Order:

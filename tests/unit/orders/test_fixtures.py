@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from orders.handlers import api, consumers
+from orders.handlers import api, consumers, timeouts
 from orders.logic.orders import order_event
 from orders.models.api import Order, OrderLine, OrderStatus
 from tests.unit.coupons.support import FakeContext, FakePublisher
-from tests.unit.orders.conftest import T0
+from tests.unit.orders.conftest import COUPONS, ORDERS, OUTBOX, T0
+from tests.unit.orders.test_saga import order, setup_shop
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "orders"
 CONSUMER_FIXTURES = {
@@ -21,6 +22,7 @@ CONSUMER_FIXTURES = {
     "order_payment_completed.json": consumers.order_events_handler,
     "notification_payment_completed.json": consumers.notification_handler,
 }
+SCHEDULE_FIXTURES = {"payment_timeout_schedule.json"}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -40,7 +42,7 @@ def publisher(monkeypatch) -> FakePublisher:
 
 
 def test_every_fixture_is_covered():
-    api_fixtures = {p.name for p in EVENTS.glob("*.json")} - set(CONSUMER_FIXTURES)
+    api_fixtures = {p.name for p in EVENTS.glob("*.json")} - set(CONSUMER_FIXTURES) - SCHEDULE_FIXTURES
     assert all(load(name)["version"] == "2.0" for name in api_fixtures)
     assert len(api_fixtures) == 10
 
@@ -91,3 +93,25 @@ def test_a_poison_record_goes_to_its_topics_dlt(repository, publisher):
     assert consumers.inventory_handler(batch, FakeContext()) == {"batchItemFailures": []}
     (dead,) = publisher.on("order.created.dlt")
     assert dead.json()["errorType"] == "InvalidJson"
+
+
+def test_the_payment_timeout_schedule_fixture_cancels_an_expired_reservation(
+    repository, service, saga, monkeypatch
+):
+    for name, value in {
+        "PAYMENT_TIMEOUT_SECONDS": "60",
+        "ORDERS_TABLE_NAME": ORDERS,
+        "OUTBOX_TABLE_NAME": OUTBOX,
+        "COUPONS_TABLE_NAME": COUPONS,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(timeouts, "_timeouts", None)
+    setup_shop(service)
+    placed = order(service, ("p-1", 1))
+    saga.run()  # reserved at T0, long before now
+    assert timeouts.lambda_handler(load("payment_timeout_schedule.json"), FakeContext()) == {
+        "expired": 1,
+        "cancelled": 1,
+        "settledMeanwhile": 0,
+    }
+    assert service.get_order(placed.orderId).reason == "PAYMENT_TIMEOUT"

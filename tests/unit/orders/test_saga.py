@@ -242,3 +242,67 @@ def test_a_refund_gives_points_coupon_and_stock_back_once(service, saga, ddb):
     assert service.get_product("p-1").stock == 5
     assert "usedAt" not in ddb.get_item(TableName=COUPONS, Key=coupon_key)["Item"]
     assert [e.eventType for e in saga.delivered].count("payment.refunded") == 1
+
+
+def _timeouts(repository, seconds: int = 60):
+    from datetime import timedelta
+
+    from orders.logic.timeouts import PaymentTimeouts
+
+    return PaymentTimeouts(repository, timedelta(seconds=seconds), limit=100)
+
+
+def test_an_unpaid_reservation_times_out_and_gives_its_stock_back(service, saga, repository):
+    from datetime import timedelta
+
+    setup_shop(service)
+    late, paid, fresh = (order(service, ("p-1", 1)) for _ in range(3))
+    saga.run()
+    service.pay(paid.orderId, T0, None)
+    saga.run()
+    assert service.get_product("p-1").stock == 2
+    sweep = _timeouts(repository).sweep(T0 + timedelta(seconds=30))
+    assert (sweep.expired, sweep.cancelled) == (0, 0)  # nothing older than the timeout yet
+
+    # `fresh` is reserved later than the others: only the two reserved at T0 are past the cutoff.
+    repository.client.update_item(
+        TableName=ORDERS,
+        Key={"pk": {"S": f"ORDER#{fresh.orderId}"}, "sk": {"S": "ORDER"}},
+        UpdateExpression="SET awaitingSince = :since",
+        ExpressionAttributeValues={":since": {"S": f"2026-05-01T12:00:50.000Z#{fresh.orderId}"}},
+    )
+    sweep = _timeouts(repository).sweep(T0 + timedelta(seconds=61))
+    assert (sweep.expired, sweep.cancelled) == (1, 1)  # the paid one left the index
+    saga.run(copies=2)
+    cancelled = service.get_order(late.orderId)
+    assert (cancelled.status, cancelled.reason) == (OrderStatus.CANCELLED, "PAYMENT_TIMEOUT")
+    assert service.get_order(paid.orderId).status is OrderStatus.COMPLETED
+    assert service.get_order(fresh.orderId).status is OrderStatus.RESERVED
+    assert service.get_product("p-1").stock == 3  # the timed-out unit back, once
+    assert _timeouts(repository).sweep(T0 + timedelta(seconds=61)).expired == 0
+    with pytest.raises(WrongStatus):
+        service.pay(late.orderId, T0, None)
+
+
+def test_a_payment_racing_the_timeout_wins_or_loses_whole(service, saga, repository, monkeypatch):
+    """The sweep read the order RESERVED, then the payment committed: the cancel's status condition
+    refuses it, so the order is paid, not also cancelled, and no order.cancelled is written."""
+    from datetime import timedelta
+
+    setup_shop(service)
+    placed = order(service, ("p-1", 1))
+    saga.run()
+    timeouts = _timeouts(repository)
+    real_cancel = repository.cancel
+
+    def pay_then_cancel(order, event, now, reason):
+        service.pay(order.orderId, T0, None)  # commits after the sweep's reads, before its cancel
+        return real_cancel(order, event, now, reason)
+
+    monkeypatch.setattr(repository, "cancel", pay_then_cancel)
+    sweep = timeouts.sweep(T0 + timedelta(seconds=61))
+    monkeypatch.undo()
+    assert (sweep.cancelled, sweep.settled_meanwhile) == (0, 1)
+    assert service.get_order(placed.orderId).status is OrderStatus.PAID
+    assert service.get_points("u-1").balance == 900
+    assert "order.cancelled" not in saga.run()
