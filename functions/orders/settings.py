@@ -16,3 +16,9 @@ class OrdersSettings(FunctionSettings):
 class PaymentTimeoutSettings(OrdersSettings):
     payment_timeout_seconds: int = Field(alias="PAYMENT_TIMEOUT_SECONDS", ge=1)
     limit: int = Field(alias="PAYMENT_TIMEOUT_SWEEP_LIMIT", default=500, ge=1)
+
+
+class DataPlatformSettings(FunctionSettings):
+    url: str = Field(alias="DATA_PLATFORM_URL", pattern=r"^https?://")
+    timeout_seconds: float = Field(alias="DATA_PLATFORM_TIMEOUT_SECONDS", default=2.0, gt=0)
+    retry_budget_seconds: float = Field(alias="DATA_PLATFORM_RETRY_BUDGET_SECONDS", default=20.0, ge=0)

@@ -21,6 +21,7 @@ from infra.runtime.filters import fields_outside
 from infra.runtime.function_env import FunctionEnvironment, FunctionSetupError
 from infra.runtime.function_env import prepare as prepare_function
 from infra.runtime.invoker import Invoker
+from infra.runtime.receivers import HttpReceiver, start_receivers
 from infra.runtime.signing_keys import local_signing_key_overrides
 from infra.runtime.sources import EventSource
 from infra.runtime.workers import FunctionRuntime, LogSink, WorkerInvoker, print_log
@@ -37,6 +38,7 @@ from infra.template import (
     TemplateError,
     load_template,
 )
+from infra.template.yaml_loader import read_template_file
 
 
 def resolve_template(
@@ -127,10 +129,15 @@ class LocalRuntime:
         self.started_at = 0.0
         self.warnings: list[str] = []  # said at start-up and kept in status
         self.init_errors: dict[str, str] = {}  # function -> why its first environment failed to start
+        self.receivers: dict[str, HttpReceiver] = {}  # parameter -> its local receiver
         self._stopped = threading.Event()
 
     def start(self) -> None:
         self._check_supported()
+        self.receivers = start_receivers(read_template_file(self.template_path), self.parameter_overrides)
+        self.parameter_overrides |= {parameter: r.url for parameter, r in self.receivers.items()}
+        for parameter, receiver in self.receivers.items():
+            self.log("surge", f"local receiver for {parameter}: {receiver.url}")
         provision(self.endpoints, self.template_path, self.parameter_overrides)
         template = resolve_template(
             self.template_path, self.endpoints, self.parameter_overrides, state_dir=self.state_dir
@@ -353,6 +360,7 @@ class LocalRuntime:
             "warnings": self.warnings,
             "skipped": self.skipped,
             "sources": {source.name: source.status() for source in self.sources},
+            "receivers": {parameter: r.stats() for parameter, r in self.receivers.items()},
         }
 
     def status_response(self) -> tuple[int, dict[str, Any]]:
@@ -384,6 +392,8 @@ class LocalRuntime:
                 self.log("surge", f"stopping {source.name} failed: {exc}")
         if self.invoker is not None:
             self.invoker.close()
+        for receiver in self.receivers.values():
+            receiver.stop()
 
     def __enter__(self) -> LocalRuntime:
         return self

@@ -233,6 +233,9 @@ def format_status(status: dict[str, Any]) -> str:
             )
         for partition, info in (source.get("partitions") or {}).items():
             lines.append(f"      {partition:41} " + "  ".join(f"{k}={v}" for k, v in info.items()))
+    for parameter, receiver in (status.get("receivers") or {}).items():
+        counts = "  ".join(f"{k}={receiver[k]}" for k in ("received", "duplicates", "refused", "failing"))
+        lines.append(f"  receiver {parameter:36} {receiver['url']}  {counts}")
     return "\n".join(lines)
 
 
