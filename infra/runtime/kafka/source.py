@@ -27,6 +27,8 @@ Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconf
   hands out one partition's fetched records at a time, so stopping all fetching for one full partition
   would run the partitions one after another). When every partition is paused, the poll thread only
   waits for outcomes. compat.py works around a kafka-python bug that strands resumed partitions.
+- Joining: kafka_python_workarounds.py waits for the topic's partition leaders first, and rejoins
+  when this member is left without partitions while the topic has some.
 - Rebalance: buffered records of revoked partitions are dropped and nothing is committed for them
   any more (their in-flight batch is cancelled after its current invocation); the new owner re-reads
   from the committed offset (at least once).
@@ -51,7 +53,6 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from infra.runtime.destinations import Destination, open_destination
@@ -60,6 +61,11 @@ from infra.runtime.invoker import InvocationResult, Invoker
 from infra.runtime.kafka import compat
 from infra.runtime.kafka.dead_letter import kafka_failure_messages
 from infra.runtime.kafka.events import KafkaBatch, batch_rows, payload_size
+from infra.runtime.kafka.kafka_python_workarounds import (
+    EmptyAssignmentRejoiner,
+    TopicProbe,
+    await_topic_leaders,
+)
 from infra.runtime.kafka.offsets import OffsetCommitter
 from infra.runtime.kafka.partition_buffer import Partition
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
@@ -68,11 +74,6 @@ from infra.template.models import KafkaEventSpec
 log = logging.getLogger(__name__)
 
 _IDLE_POLL_MS = 100
-_METADATA_WAIT_S = 10.0  # for the topic's partitions before joining the group (see _await_topic_leaders)
-_EMPTY_REJOIN_S = 3.0
-_MAX_EMPTY_REJOINS = 5
-_UNKNOWN_TOPIC = 3  # Kafka's UNKNOWN_TOPIC_OR_PARTITION error code
-_MISSING_TOPIC_RECHECK_S = 1.0
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
@@ -146,8 +147,8 @@ class KafkaEventSource:
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
         self._busy: set[TopicPartition] = set()  # partitions with a batch thread (poll thread only)
         self._buffers_lock = threading.Lock()  # partition buffers: the poll thread and batch threads
-        self._empty_since: float | None = None  # joined with no partitions since (poll thread)
-        self._empty_rejoins = 0
+        self._topic = TopicProbe(self.bootstrap_servers, spec.topic, self.consumer_config)
+        self._rejoiner = EmptyAssignmentRejoiner(self._topic, self.counters, self._rejoin)
         self._lag: dict[int, dict[str, Any]] = {}
         self._lag_at = 0.0
         self._thread: threading.Thread | None = None
@@ -234,58 +235,26 @@ class KafkaEventSource:
             # surge, keeps that cheap; pure Python would cost ~30% of the poll thread.
         }
         config.update(self.consumer_config)
-        self._await_topic_leaders()
+        await_topic_leaders(
+            self._topic,
+            needed_by=self.name,
+            stop=self._stop,
+            counters=self.counters,
+            set_problem=self._set_problem,
+        )
         consumer = KafkaConsumer(**config)
-        consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
+        self._subscribe(consumer)
         return consumer
 
-    def _await_topic_leaders(self) -> None:
-        """Wait until the broker serves the topic's partitions before joining the group, so the group
-        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic the
-        broker does not have is waited for as long as it takes (the broker never creates topics on
-        its own), with the reason in status (`problem`) and health; one that exists but still lacks
-        partition leaders after `_METADATA_WAIT_S` is joined anyway, and said in status."""
-        deadline = time.monotonic() + _METADATA_WAIT_S
-        while not self._stop.is_set():
-            exists, served = self._topic_state()
-            if served:
-                self._problem = None
-                return
-            if not exists:
-                self._problem = (
-                    f"topic {self.spec.topic} does not exist (needed by {self.name}); create it, or "
-                    "declare it under Metadata.Surge.KafkaTopics so that the runtime creates it"
-                )
-                deadline = time.monotonic() + _METADATA_WAIT_S
-                self._stop.wait(_MISSING_TOPIC_RECHECK_S)
-                continue
-            if time.monotonic() >= deadline:
-                self.counters.error(
-                    "UnknownTopic", f"topic {self.spec.topic} has no partitions with a leader"
-                )
-                self._problem = None
-                return
-            self._stop.wait(0.1)
+    def _subscribe(self, consumer: Any) -> None:
+        consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
 
-    def _topic_has_leaders(self) -> bool:
-        return self._topic_state()[1]
+    def _rejoin(self) -> None:
+        self._consumer.unsubscribe()
+        self._subscribe(self._consumer)
 
-    def _topic_state(self) -> tuple[bool, bool]:
-        """(the broker knows the topic, and serves all its partitions)."""
-        admin = KafkaAdminClient(
-            bootstrap_servers=self.bootstrap_servers, **_admin_config(self.consumer_config)
-        )
-        try:
-            (topic,) = admin.describe_topics([self.spec.topic])
-        finally:
-            admin.close()
-        partitions = topic.get("partitions") or []
-        if topic.get("error_code") == _UNKNOWN_TOPIC:
-            return False, False
-        served = (
-            topic.get("error_code") == 0 and bool(partitions) and all(p["leader_id"] >= 0 for p in partitions)
-        )
-        return True, served
+    def _set_problem(self, problem: str | None) -> None:
+        self._problem = problem
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
@@ -320,7 +289,7 @@ class KafkaEventSource:
                 with self._buffers_lock:
                     part.add(records, size, arrived)
         self._refresh_lag()
-        self._heal_empty_assignment()
+        self._rejoiner.check()
 
     def _dispatch_ready(self, now: float) -> float | None:
         """Start a batch for every idle partition whose batch closed; returns the time until the
@@ -445,28 +414,8 @@ class KafkaEventSource:
                 self._position(tp, part.committed)
                 self._parts[tp] = part
             self._ready.set()  # the group is joined (even an empty assignment is a working member)
-            self._empty_since = None if tps else (self._empty_since or time.monotonic())
+            self._rejoiner.assigned(tps)
         return moved
-
-    def _heal_empty_assignment(self) -> None:
-        """Rejoin when this member has had no partitions for `_EMPTY_REJOIN_S` while the topic has
-        some. Seen with kafka-python 3.0.12: a leader that assigned before its metadata had the
-        topic's partitions assigns nothing and never rejoins. A member of a group with more members
-        than partitions is idle by right; it rejoins at most `_MAX_EMPTY_REJOINS` times, harmlessly."""
-        since = self._empty_since
-        if (
-            since is None
-            or time.monotonic() - since < _EMPTY_REJOIN_S
-            or self._empty_rejoins >= _MAX_EMPTY_REJOINS
-        ):
-            return
-        self._empty_since = time.monotonic()
-        if not self._topic_has_leaders():
-            return
-        self._empty_rejoins += 1
-        self.counters.error("EmptyAssignment", f"no partitions assigned; rejoining ({self._empty_rejoins})")
-        self._consumer.unsubscribe()
-        self._consumer.subscribe([self.spec.topic], listener=_Listener(self, self._consumer))
 
     def _position(self, tp: TopicPartition, committed: int | None) -> None:
         """Start a newly assigned partition at the group's committed offset. kafka-python keeps its
@@ -648,18 +597,6 @@ class _Listener(ConsumerRebalanceListener):
         if self.source.spec.starting_position == "AT_TIMESTAMP" and assigned:
             self.consumer.pause(*assigned)
         self.source._rebalances.append(("assigned", list(assigned)))
-
-
-def _admin_config(consumer_config: dict[str, Any]) -> dict[str, Any]:
-    """The connection settings (security, SASL, SSL) the consumer uses, for the admin client."""
-    keys = (
-        "security_protocol",
-        "sasl_mechanism",
-        "sasl_plain_username",
-        "sasl_plain_password",
-        "ssl_context",
-    )
-    return {key: consumer_config[key] for key in keys if key in consumer_config}
 
 
 def _offset(committed: Any) -> int | None:
