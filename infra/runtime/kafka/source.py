@@ -66,7 +66,7 @@ from infra.runtime.kafka.kafka_python_workarounds import (
     TopicProbe,
     await_topic_leaders,
 )
-from infra.runtime.kafka.offsets import OffsetCommitter
+from infra.runtime.kafka.offsets import OffsetCommitter, committed_offset
 from infra.runtime.kafka.partition_buffer import Partition
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.template.models import KafkaEventSpec
@@ -410,7 +410,7 @@ class KafkaEventSource:
             for tp in tps:
                 self._parts.pop(tp, None)
                 part = Partition(tp)
-                part.committed = _offset(self._consumer.committed(tp))
+                part.committed = committed_offset(self._consumer, tp)
                 self._position(tp, part.committed)
                 self._parts[tp] = part
             self._ready.set()  # the group is joined (even an empty assignment is a working member)
@@ -597,13 +597,6 @@ class _Listener(ConsumerRebalanceListener):
         if self.source.spec.starting_position == "AT_TIMESTAMP" and assigned:
             self.consumer.pause(*assigned)
         self.source._rebalances.append(("assigned", list(assigned)))
-
-
-def _offset(committed: Any) -> int | None:
-    """`consumer.committed()` answers an int or an OffsetAndMetadata depending on `metadata=`."""
-    if committed is None:
-        return None
-    return int(getattr(committed, "offset", committed))
 
 
 def _filterable(value: bytes | None) -> dict[str, Any]:
