@@ -392,21 +392,21 @@ def test_an_idle_member_rejoins_a_bounded_number_of_times_and_nothing_is_lost(
     """A member left without partitions rejoins (a leader that lacked the topic's metadata may have
     assigned nothing); in a group with more members than partitions that costs a few rebalances, never
     a record, and stops after the limit."""
-    monkeypatch.setattr("infra.runtime.kafka.source._EMPTY_REJOIN_S", 0.5)
-    monkeypatch.setattr("infra.runtime.kafka.source._MAX_EMPTY_REJOINS", 2)
+    monkeypatch.setattr("infra.runtime.kafka.kafka_python_workarounds.EMPTY_REJOIN_S", 0.5)
+    monkeypatch.setattr("infra.runtime.kafka.kafka_python_workarounds.MAX_EMPTY_REJOINS", 2)
     topic = make_topic(partitions=1)
     group = f"g-{uuid.uuid4().hex[:8]}"
     first = run_source(topic, consumer_group_id=group)
     second = run_source(topic, consumer_group_id=group)
     sent = 0
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (first._empty_rejoins + second._empty_rejoins >= 2):
+    while time.monotonic() < deadline and not (first._rejoiner.rejoins + second._rejoiner.rejoins >= 2):
         send(producer, topic, [{"n": sent}])
         sent += 1
         time.sleep(0.1)
-    assert first._empty_rejoins + second._empty_rejoins >= 2, "the idle member never rejoined"
+    assert first._rejoiner.rejoins + second._rejoiner.rejoins >= 2, "the idle member never rejoined"
     time.sleep(2)  # past the limit: no more rejoins
-    assert max(first._empty_rejoins, second._empty_rejoins) <= 2
+    assert max(first._rejoiner.rejoins, second._rejoiner.rejoins) <= 2
     send(producer, topic, [{"n": n} for n in range(sent, sent + 20)])
     wait_until(lambda: {v["n"] for v in values_of(delivered(probe))} >= set(range(sent + 20)))
 

@@ -7,7 +7,8 @@ failed commit is sent again at the next `flush`. The source's stop ends with `fi
 synchronous one, so nothing finished is lost on close.
 
 State: `sent` and `committed` of each partition live in the source's partition states (`parts`,
-shared, owned by the poll thread); kafka-python's IO thread reports answered commits.
+partition_buffer.py's `Partition`, shared, owned by the poll thread); kafka-python's IO thread
+reports answered commits.
 """
 
 from __future__ import annotations
@@ -85,3 +86,12 @@ class OffsetCommitter:
         offsets = {tp: p.sent for tp, p in self._parts.items() if p.sent is not None and not p.cancelled}
         if offsets:
             self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+
+
+def committed_offset(consumer: Any, tp: TopicPartition) -> int | None:
+    """The group's committed offset of `tp`, as an int whichever shape kafka-python answers in."""
+    committed = consumer.committed(tp)
+    if committed is None:
+        return None
+    # an int or an OffsetAndMetadata, depending on `committed(metadata=)`
+    return int(getattr(committed, "offset", committed))

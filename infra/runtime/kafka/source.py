@@ -16,16 +16,19 @@ Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconf
   LATEST = latest, AT_TIMESTAMP = the first offset at or after StartingPositionTimestamp (latest when
   there is none).
 - A batch closes at BatchSize records, ~6 MB of payload, or when the batching window has elapsed
-  since its first record arrived (0 = at once). Records already waiting behind an in-flight batch go
-  out as soon as it finishes. One partition per invocation (unconfirmed; see events.py).
+  since its first record arrived (0 = at once; partition_buffer.py). Records already waiting behind an
+  in-flight batch go out as soon as it finishes. One partition per invocation (unconfirmed; see
+  events.py).
 - Offsets are committed (last finished offset + 1, asynchronously; synchronously on stop; offsets.py) only for
   finished records:
   delivered successfully, filtered out, dead-lettered or discarded.
-- Memory stays bounded per partition: a partition whose buffer holds `_BUFFER_BATCHES` batches (or
+- Memory stays bounded per partition: a partition whose buffer holds `BUFFER_BATCHES` batches (or
   as many times 6 MB) is paused until its buffer drains, while the others keep fetching (kafka-python
   hands out one partition's fetched records at a time, so stopping all fetching for one full partition
   would run the partitions one after another). When every partition is paused, the poll thread only
   waits for outcomes. compat.py works around a kafka-python bug that strands resumed partitions.
+- Joining: kafka_python_workarounds.py waits for the topic's partition leaders first, and rejoins
+  when this member is left without partitions while the topic has some.
 - Rebalance: buffered records of revoked partitions are dropped and nothing is committed for them
   any more (their in-flight batch is cancelled after its current invocation); the new owner re-reads
   from the committed offset (at least once).
@@ -45,12 +48,11 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from infra.runtime.destinations import Destination, open_destination
@@ -59,20 +61,19 @@ from infra.runtime.invoker import InvocationResult, Invoker
 from infra.runtime.kafka import compat
 from infra.runtime.kafka.dead_letter import kafka_failure_messages
 from infra.runtime.kafka.events import KafkaBatch, batch_rows, payload_size
-from infra.runtime.kafka.offsets import OffsetCommitter
+from infra.runtime.kafka.kafka_python_workarounds import (
+    EmptyAssignmentRejoiner,
+    TopicProbe,
+    await_topic_leaders,
+)
+from infra.runtime.kafka.offsets import OffsetCommitter, committed_offset
+from infra.runtime.kafka.partition_buffer import Partition
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.template.models import KafkaEventSpec
 
 log = logging.getLogger(__name__)
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _IDLE_POLL_MS = 100
-_BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
-_METADATA_WAIT_S = 10.0  # for the topic's partitions before joining the group (see _await_topic_leaders)
-_EMPTY_REJOIN_S = 3.0
-_MAX_EMPTY_REJOINS = 5
-_UNKNOWN_TOPIC = 3  # Kafka's UNKNOWN_TOPIC_OR_PARTITION error code
-_MISSING_TOPIC_RECHECK_S = 1.0
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
@@ -82,22 +83,9 @@ def default_group_id(spec: KafkaEventSpec) -> str:
     return spec.consumer_group_id or spec.default_group_id or f"surge-{spec.function_logical_id}-{spec.name}"
 
 
-@dataclass
-class _Partition:
-    tp: TopicPartition
-    buffer: list[Any] = field(default_factory=list)
-    buffered_bytes: int = 0
-    first_at: float = 0.0  # monotonic time the oldest buffered record arrived
-    committed: int | None = None  # acknowledged by the broker
-    sent: int | None = None  # last offset handed to commit_async
-    hold_until: float = 0.0
-    paused: bool = False  # back-pressure: its buffer is full (see `_apply_backpressure`)
-    cancelled: bool = False  # revoked: its in-flight batch must stop and never commit
-
-
 @dataclass(frozen=True)
 class _Outcome:
-    part: _Partition
+    part: Partition
     offset: int | None  # commit this offset (next to read); None = nothing new
     done: bool  # the batch is over (its partition may get the next one)
     restart_at: int | None = None  # the batch was abandoned: re-read from here
@@ -153,14 +141,14 @@ class KafkaEventSource:
         self._state = "disabled" if not spec.enabled else "created"
         self._stop = threading.Event()
         self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
-        self._parts: dict[TopicPartition, _Partition] = {}
+        self._parts: dict[TopicPartition, Partition] = {}
         self._outcome_ready = threading.Event()
         self._offsets = OffsetCommitter(self._parts, self.counters)
         self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
         self._busy: set[TopicPartition] = set()  # partitions with a batch thread (poll thread only)
         self._buffers_lock = threading.Lock()  # partition buffers: the poll thread and batch threads
-        self._empty_since: float | None = None  # joined with no partitions since (poll thread)
-        self._empty_rejoins = 0
+        self._topic = TopicProbe(self.bootstrap_servers, spec.topic, self.consumer_config)
+        self._rejoiner = EmptyAssignmentRejoiner(self._topic, self.counters, self._rejoin)
         self._lag: dict[int, dict[str, Any]] = {}
         self._lag_at = 0.0
         self._thread: threading.Thread | None = None
@@ -247,58 +235,26 @@ class KafkaEventSource:
             # surge, keeps that cheap; pure Python would cost ~30% of the poll thread.
         }
         config.update(self.consumer_config)
-        self._await_topic_leaders()
+        await_topic_leaders(
+            self._topic,
+            needed_by=self.name,
+            stop=self._stop,
+            counters=self.counters,
+            set_problem=self._set_problem,
+        )
         consumer = KafkaConsumer(**config)
-        consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
+        self._subscribe(consumer)
         return consumer
 
-    def _await_topic_leaders(self) -> None:
-        """Wait until the broker serves the topic's partitions before joining the group, so the group
-        leader's metadata has them (see `_heal_empty_assignment` for when it does not). A topic the
-        broker does not have is waited for as long as it takes (the broker never creates topics on
-        its own), with the reason in status (`problem`) and health; one that exists but still lacks
-        partition leaders after `_METADATA_WAIT_S` is joined anyway, and said in status."""
-        deadline = time.monotonic() + _METADATA_WAIT_S
-        while not self._stop.is_set():
-            exists, served = self._topic_state()
-            if served:
-                self._problem = None
-                return
-            if not exists:
-                self._problem = (
-                    f"topic {self.spec.topic} does not exist (needed by {self.name}); create it, or "
-                    "declare it under Metadata.Surge.KafkaTopics so that the runtime creates it"
-                )
-                deadline = time.monotonic() + _METADATA_WAIT_S
-                self._stop.wait(_MISSING_TOPIC_RECHECK_S)
-                continue
-            if time.monotonic() >= deadline:
-                self.counters.error(
-                    "UnknownTopic", f"topic {self.spec.topic} has no partitions with a leader"
-                )
-                self._problem = None
-                return
-            self._stop.wait(0.1)
+    def _subscribe(self, consumer: Any) -> None:
+        consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
 
-    def _topic_has_leaders(self) -> bool:
-        return self._topic_state()[1]
+    def _rejoin(self) -> None:
+        self._consumer.unsubscribe()
+        self._subscribe(self._consumer)
 
-    def _topic_state(self) -> tuple[bool, bool]:
-        """(the broker knows the topic, and serves all its partitions)."""
-        admin = KafkaAdminClient(
-            bootstrap_servers=self.bootstrap_servers, **_admin_config(self.consumer_config)
-        )
-        try:
-            (topic,) = admin.describe_topics([self.spec.topic])
-        finally:
-            admin.close()
-        partitions = topic.get("partitions") or []
-        if topic.get("error_code") == _UNKNOWN_TOPIC:
-            return False, False
-        served = (
-            topic.get("error_code") == 0 and bool(partitions) and all(p["leader_id"] >= 0 for p in partitions)
-        )
-        return True, served
+    def _set_problem(self, problem: str | None) -> None:
+        self._problem = problem
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
@@ -331,12 +287,9 @@ class KafkaEventSource:
                     continue
                 size = payload_size(records)
                 with self._buffers_lock:
-                    if not part.buffer:
-                        part.first_at = arrived
-                    part.buffer.extend(records)
-                    part.buffered_bytes += size
+                    part.add(records, size, arrived)
         self._refresh_lag()
-        self._heal_empty_assignment()
+        self._rejoiner.check()
 
     def _dispatch_ready(self, now: float) -> float | None:
         """Start a batch for every idle partition whose batch closed; returns the time until the
@@ -349,32 +302,17 @@ class KafkaEventSource:
                 batch = self._closed_batch(part, now)
                 if batch is not None:
                     self._submit(part, batch)
-                elif part.buffer and part.hold_until <= now:
-                    remaining = part.first_at + self.spec.batching_window_seconds - now
+                    continue
+                remaining = part.window_left(now, self.spec.batching_window_seconds)
+                if remaining is not None:
                     next_close = remaining if next_close is None else min(next_close, remaining)
         return next_close
 
-    def _closed_batch(self, part: _Partition, now: float) -> list[Any] | None:
-        """Take the partition's next batch if it has closed (BatchSize, 6 MB or the batching window);
-        the caller holds `_buffers_lock`."""
-        if not part.buffer or part.hold_until > now:
-            return None
-        full = len(part.buffer) >= self.spec.batch_size or part.buffered_bytes >= MAX_PAYLOAD_BYTES
-        if full or part.first_at + self.spec.batching_window_seconds <= now:
-            return self._take_batch(part)
-        return None
+    def _closed_batch(self, part: Partition, now: float) -> list[Any] | None:
+        """The caller holds `_buffers_lock`."""
+        return part.closed_batch(now, self.spec.batch_size, self.spec.batching_window_seconds)
 
-    def _take_batch(self, part: _Partition) -> list[Any]:
-        count = min(len(part.buffer), self.spec.batch_size)
-        batch = part.buffer[:count]
-        size = payload_size(batch)
-        while size > MAX_PAYLOAD_BYTES and len(batch) > 1:
-            size -= payload_size([batch.pop()])
-        del part.buffer[: len(batch)]
-        part.buffered_bytes = max(0, part.buffered_bytes - size) if part.buffer else 0
-        return batch
-
-    def _submit(self, part: _Partition, batch: list[Any]) -> None:
+    def _submit(self, part: Partition, batch: list[Any]) -> None:
         wanted = min(self.max_workers, max(1, len(self._parts)))
         if self._pool is None or wanted > self._pool_size:
             # Grow by replacing the pool; the old one finishes its running batches on its own.
@@ -389,9 +327,8 @@ class KafkaEventSource:
     def _apply_backpressure(self) -> bool:
         """Pause the partitions whose buffer is full and resume the others; True when all are paused
         (nothing to fetch: only a finished batch can make room)."""
-        limit = self.spec.batch_size * _BUFFER_BATCHES
         for part in self._parts.values():
-            full = len(part.buffer) >= limit or part.buffered_bytes >= _BUFFER_BATCHES * MAX_PAYLOAD_BYTES
+            full = part.full(self.spec.batch_size)
             if full and not part.paused:
                 self._consumer.pause(part.tp)
             elif part.paused and not full:
@@ -424,8 +361,7 @@ class KafkaEventSource:
                 commits[part.tp] = outcome.offset
             if outcome.restart_at is not None:
                 with self._buffers_lock:
-                    part.buffer.clear()
-                    part.buffered_bytes = 0
+                    part.clear()
                 part.hold_until = time.monotonic() + self.hold_s
                 self._consumer.seek(part.tp, outcome.restart_at)
         if commits:
@@ -468,38 +404,18 @@ class KafkaEventSource:
                     if part is not None:
                         part.cancelled = True
                         with self._buffers_lock:
-                            part.buffer.clear()
+                            part.clear()
                 self._lag = {}
                 continue
             for tp in tps:
                 self._parts.pop(tp, None)
-                part = _Partition(tp)
-                part.committed = _offset(self._consumer.committed(tp))
+                part = Partition(tp)
+                part.committed = committed_offset(self._consumer, tp)
                 self._position(tp, part.committed)
                 self._parts[tp] = part
             self._ready.set()  # the group is joined (even an empty assignment is a working member)
-            self._empty_since = None if tps else (self._empty_since or time.monotonic())
+            self._rejoiner.assigned(tps)
         return moved
-
-    def _heal_empty_assignment(self) -> None:
-        """Rejoin when this member has had no partitions for `_EMPTY_REJOIN_S` while the topic has
-        some. Seen with kafka-python 3.0.12: a leader that assigned before its metadata had the
-        topic's partitions assigns nothing and never rejoins. A member of a group with more members
-        than partitions is idle by right; it rejoins at most `_MAX_EMPTY_REJOINS` times, harmlessly."""
-        since = self._empty_since
-        if (
-            since is None
-            or time.monotonic() - since < _EMPTY_REJOIN_S
-            or self._empty_rejoins >= _MAX_EMPTY_REJOINS
-        ):
-            return
-        self._empty_since = time.monotonic()
-        if not self._topic_has_leaders():
-            return
-        self._empty_rejoins += 1
-        self.counters.error("EmptyAssignment", f"no partitions assigned; rejoining ({self._empty_rejoins})")
-        self._consumer.unsubscribe()
-        self._consumer.subscribe([self.spec.topic], listener=_Listener(self, self._consumer))
 
     def _position(self, tp: TopicPartition, committed: int | None) -> None:
         """Start a newly assigned partition at the group's committed offset. kafka-python keeps its
@@ -525,7 +441,7 @@ class KafkaEventSource:
 
     # ---- workers ------------------------------------------------------------------------------
 
-    def _process(self, part: _Partition, records: list[Any]) -> None:
+    def _process(self, part: Partition, records: list[Any]) -> None:
         """Deliver batches of one partition, one after another, while a closed one is waiting: a
         finished batch starts the next at once, not after a round trip through the poll thread (which
         may be busy parsing a fetch for milliseconds). Each finished batch is committed."""
@@ -543,7 +459,7 @@ class KafkaEventSource:
                 return
             records = following
 
-    def _deliver(self, part: _Partition, records: list[Any]) -> int | None:
+    def _deliver(self, part: Partition, records: list[Any]) -> int | None:
         """Run one batch to the end; None when every record is finished, else the offset to re-read
         from (the batch was cancelled or could not be finished)."""
         batch = _Batch(self, part)
@@ -625,7 +541,7 @@ class KafkaEventSource:
 class _Batch:
     """The retry runner's hooks for one batch of one partition; items are ConsumerRecords."""
 
-    def __init__(self, source: KafkaEventSource, part: _Partition) -> None:
+    def __init__(self, source: KafkaEventSource, part: Partition) -> None:
         self.source = source
         self.part = part
         self.label = f"{part.tp.topic}-{part.tp.partition}"
@@ -681,25 +597,6 @@ class _Listener(ConsumerRebalanceListener):
         if self.source.spec.starting_position == "AT_TIMESTAMP" and assigned:
             self.consumer.pause(*assigned)
         self.source._rebalances.append(("assigned", list(assigned)))
-
-
-def _admin_config(consumer_config: dict[str, Any]) -> dict[str, Any]:
-    """The connection settings (security, SASL, SSL) the consumer uses, for the admin client."""
-    keys = (
-        "security_protocol",
-        "sasl_mechanism",
-        "sasl_plain_username",
-        "sasl_plain_password",
-        "ssl_context",
-    )
-    return {key: consumer_config[key] for key in keys if key in consumer_config}
-
-
-def _offset(committed: Any) -> int | None:
-    """`consumer.committed()` answers an int or an OffsetAndMetadata depending on `metadata=`."""
-    if committed is None:
-        return None
-    return int(getattr(committed, "offset", committed))
 
 
 def _filterable(value: bytes | None) -> dict[str, Any]:
