@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from infra.demo import coupons, queue
+from infra.demo import coupons, orders, queue
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,12 @@ SCENARIOS = [
         "the concert waiting room: entries, paced admission, tokens, seat holds",
         queue.add_arguments,
         queue.run,
+    ),
+    Scenario(
+        "orders",
+        "orders and payments through the outbox: a surge, payments, cancels, timeouts, refunds",
+        orders.add_arguments,
+        orders.run,
     ),
 ]
 

@@ -13,7 +13,9 @@ from common.outbox.envelope import EventEnvelope
 
 
 class PublishedMarker(Protocol):
-    def mark_published(self, envelope: EventEnvelope, now: datetime) -> bool: ...
+    def mark_published(
+        self, envelope: EventEnvelope, now: datetime, on_kafka_ms: int | None = None
+    ) -> bool: ...
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Confirmer:
                 )
                 continue
             try:
-                if self.store.mark_published(envelope, now):
+                if self.store.mark_published(envelope, now, record.timestamp):
                     result.confirmed += 1
                 else:
                     result.already += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -34,14 +34,21 @@ class OutboxStore:
         self.table = table
         self.published_ttl = published_ttl
 
-    def mark_published(self, envelope: EventEnvelope, now: datetime) -> bool:
-        """PENDING -> PUBLISHED, once; False when it already was (or is unknown): both are no-ops."""
+    def mark_published(self, envelope: EventEnvelope, now: datetime, on_kafka_ms: int | None = None) -> bool:
+        """PENDING -> PUBLISHED, once; False when it already was (or is unknown): both are no-ops.
+        `on_kafka_ms`, the record's Kafka timestamp, is kept as `onKafkaAt` (publish latency =
+        onKafkaAt - occurredAt; publishedAt is when the confirmer read it back)."""
+        values: dict[str, Any] = {}
+        on_kafka = ""
+        if on_kafka_ms is not None:
+            on_kafka = ", onKafkaAt = :on_kafka"
+            values[":on_kafka"] = {"N": str(on_kafka_ms)}
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=key_of(envelope),
                 UpdateExpression=(
-                    "SET #status = :published, publishedAt = :now, #ttl = :ttl "
+                    f"SET #status = :published, publishedAt = :now, #ttl = :ttl{on_kafka} "
                     "REMOVE pendingBucket, pendingSince, leaseUntil"
                 ),
                 ConditionExpression="#status = :pending",
@@ -51,6 +58,7 @@ class OutboxStore:
                     ":pending": {"S": PENDING},
                     ":now": {"S": iso(now)},
                     ":ttl": {"N": str(int((now + self.published_ttl).timestamp()))},
+                    **values,
                 },
             )
         except ClientError as exc:

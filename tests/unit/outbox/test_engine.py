@@ -82,9 +82,11 @@ def test_item_fields_and_the_sparse_pending_index(ddb, store):
     assert json.loads(stored["payload"]["S"]) == {"orderId": "o-1"}
     assert event_from_item(stored) == e
     assert [i["eventId"]["S"] for i in store.stale_pending(T0 + timedelta(seconds=1), 10)] == [e.event_id]
-    assert store.mark_published(e.envelope, T0 + timedelta(seconds=2)) is True
+    on_kafka_ms = int((T0 + timedelta(seconds=1)).timestamp() * 1000)
+    assert store.mark_published(e.envelope, T0 + timedelta(seconds=2), on_kafka_ms) is True
     published = item(ddb, e)
     assert published["status"] == {"S": "PUBLISHED"}
+    assert published["onKafkaAt"] == {"N": str(on_kafka_ms)}  # publish latency = onKafkaAt - occurredAt
     assert int(published["ttl"]["N"]) == int((T0 + timedelta(days=7, seconds=2)).timestamp())
     assert "pendingBucket" not in published and "pendingSince" not in published
     assert store.stale_pending(T0 + timedelta(days=1), 10) == []
