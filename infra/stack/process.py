@@ -34,6 +34,9 @@ def free_port() -> int:
 
 def ensure_port_free(port: int, service: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers bind: a listener makes it fail, a stopped server's TIME_WAIT sockets do not
+        # (a restart on the same port must not wait a minute for them).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
