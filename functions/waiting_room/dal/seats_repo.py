@@ -135,7 +135,7 @@ def hold_from_item(item: dict[str, Any]) -> Hold:
     )
 
 
-def _causes(exc: ClientError, kinds: Sequence[HoldConflict]) -> set[HoldConflict]:
+def cancellation_causes(exc: ClientError, kinds: Sequence[HoldConflict]) -> set[HoldConflict]:
     code = exc.response["Error"]["Code"]
     if code in _THROTTLE_CODES:
         return {HoldConflict.BUSY}
@@ -385,7 +385,7 @@ class SeatRepository:
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            raise HoldCancelled(_causes(exc, kinds)) from exc
+            raise HoldCancelled(cancellation_causes(exc, kinds)) from exc
 
     @staticmethod
     def _conditional(write: Any) -> bool:

@@ -25,7 +25,9 @@ from common.http import (
 )
 from common.observability import logger, metrics, tracer
 from waiting_room.dal.entries_repo import EntryRepository
+from waiting_room.dal.hold_payments_repo import HoldPaymentRepository
 from waiting_room.dal.seats_repo import SeatRepository
+from waiting_room.logic.hold_payment import HoldPaymentService
 from waiting_room.logic.holds import SeatError, SeatService, SessionGate
 from waiting_room.logic.session_gate import ActiveSessionGate
 from waiting_room.logic.tokens import TokenRejected
@@ -34,18 +36,20 @@ from waiting_room.models.seats import (
     Hold,
     HoldPath,
     HoldResponse,
+    ReservationResponse,
     SeatPath,
     SeatResponse,
     SeatsResponse,
     SeatView,
 )
-from waiting_room.seat_settings import SeatApiSettings
+from waiting_room.seat_settings import HoldPaymentSettings, SeatApiSettings
 from waiting_room.token_keys import TokenKeys
 
 app = APIGatewayHttpResolver()
 register_error_handlers(app)
 _service: SeatService | None = None
 _session_gate: SessionGate | None = None
+_payments: HoldPaymentService | None = None
 
 
 def set_session_gate(gate: SessionGate | None) -> None:
@@ -84,6 +88,28 @@ def set_service(service: SeatService | None) -> None:
     """Tests inject a service wired to moto, fixed keys and a fake gate."""
     global _service
     _service = service
+
+
+def get_payments() -> HoldPaymentService:
+    """Built on the first payment (its settings name the points and outbox tables too)."""
+    global _payments
+    if _payments is None:
+        settings = HoldPaymentSettings.from_env()
+        client = dynamodb_client()
+        _payments = HoldPaymentService(
+            SeatRepository(client, settings.table_name),
+            HoldPaymentRepository(client, settings.table_name, settings.points_table, settings.outbox_table),
+            TokenKeys(settings.token_keys).current,
+            issuer=settings.token_issuer,
+            seat_price=settings.seat_price,
+        )
+    return _payments
+
+
+def set_payments(payments: HoldPaymentService | None) -> None:
+    """Tests inject a payment service wired to moto and fixed keys."""
+    global _payments
+    _payments = payments
 
 
 def _hold_response(hold: Hold) -> HoldResponse:
@@ -129,6 +155,24 @@ def release_hold(holdId: str) -> Response:
     hold = get_service().release(hold_id, bearer_token(app))
     metrics.add_metric("SeatHoldsReleased", MetricUnit.Count, 1)
     return json_response(HTTPStatus.OK, _hold_response(hold))
+
+
+@app.post("/holds/<holdId>/payment")
+def pay_hold(holdId: str) -> Response:
+    hold_id = parse_path(HoldPath, holdId=holdId).holdId
+    paid = get_payments().pay(hold_id, bearer_token(app), logger.get_correlation_id())
+    metrics.add_metric("SeatHoldsPaid", MetricUnit.Count, 1)
+    logger.info("hold paid", extra={"holdId": hold_id, "seatId": paid.hold.seat_id, "price": paid.price})
+    body = ReservationResponse(
+        reservationId=paid.hold.hold_id,
+        holdId=paid.hold.hold_id,
+        concertId=paid.hold.concert_id,
+        seatId=paid.hold.seat_id,
+        userId=paid.hold.user_id,
+        price=paid.price,
+        status=paid.hold.status,
+    )
+    return json_response(HTTPStatus.OK, body)
 
 
 @app.exception_handler(TokenRejected)

@@ -40,6 +40,7 @@ class HoldStatus(StrEnum):
     HELD = "HELD"  # live until expiresAt
     RELEASED = "RELEASED"  # by its holder
     EXPIRED = "EXPIRED"  # tidied by the sweeper (or a release that came too late)
+    CONFIRMED = "CONFIRMED"  # paid: the seat is sold to the holder, a reservation exists
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,20 @@ class HoldConflict(StrEnum):
     SLOT = "SLOT"  # the user's slot was taken by another hold meanwhile
     HOLD_ID = "HOLD_ID"  # the hold item exists already (create) or is no longer live (release)
     BUSY = "BUSY"  # TransactionConflict or throttling: the same attempt may succeed again
+    POINTS = "POINTS"  # a payment the holder's points do not cover
 
 
 class HoldCancelled(Exception):
     def __init__(self, causes: set[HoldConflict]) -> None:
         super().__init__(f"hold transaction cancelled: {', '.join(sorted(causes))}")
         self.causes = causes
+
+
+class ReservationResponse(_Response):
+    reservationId: str
+    holdId: str
+    concertId: str
+    seatId: str
+    userId: str
+    price: int
+    status: HoldStatus

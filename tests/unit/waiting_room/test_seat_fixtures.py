@@ -17,19 +17,25 @@ import pytest
 from infra.template import HttpApiEventSpec, ScheduleEventSpec, load_template
 from tests.conftest import TEMPLATE
 from tests.unit.coupons.support import FakeContext
+from tests.unit.outbox.conftest import create_from_template
 from tests.unit.waiting_room.seat_support import (
     CONCERT,
     HOLD_SECONDS,
+    ISSUER,
+    TABLE,
     Wiring,
     aws,  # noqa: F401  (fixture)
     ddb,  # noqa: F401  (fixture)
     wiring,  # noqa: F401  (fixture)
 )
+from waiting_room.dal.hold_payments_repo import HoldPaymentRepository, points_key
 from waiting_room.handlers import hold_sweeper, seats
+from waiting_room.logic.hold_payment import HoldPaymentService
 from waiting_room.logic.holds import HoldSweeper
 
+ORDERS, OUTBOX = "test-orders", "test-outbox"
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "waiting_room"
-HTTP_FIXTURES = ["seats_list.json", "seats_hold.json", "seats_release.json"]
+HTTP_FIXTURES = ["seats_list.json", "seats_hold.json", "seats_release.json", "seats_pay_hold.json"]
 SWEEPER_FIXTURE = "hold_sweeper_schedule.json"
 
 
@@ -47,8 +53,17 @@ def with_token(event: dict[str, Any], token: str) -> dict[str, Any]:
 def api(wiring: Wiring) -> Iterator[Wiring]:  # noqa: F811  (the fixture imported above)
     seats.set_service(wiring.service)
     hold_sweeper.set_sweeper(HoldSweeper(wiring.repo, wiring.clock))
+    create_from_template(wiring.ddb, "OrdersTable", ORDERS)
+    create_from_template(wiring.ddb, "OutboxTable", OUTBOX)
+    repository = HoldPaymentRepository(wiring.ddb, TABLE, ORDERS, OUTBOX)
+    seats.set_payments(
+        HoldPaymentService(
+            wiring.repo, repository, lambda: wiring.tokens, issuer=ISSUER, seat_price=100, clock=wiring.clock
+        )
+    )
     yield wiring
     seats.set_service(None)
+    seats.set_payments(None)
     hold_sweeper.set_sweeper(None)
 
 
@@ -76,7 +91,21 @@ def test_fixtures_through_handlers(api: Wiring):
     status, released = http(release)
     assert status == 200 and released["status"] == "RELEASED"
 
-    http(with_token(load("seats_hold.json"), token))
+    _, again = http(with_token(load("seats_hold.json"), token))
+    payment = with_token(load("seats_pay_hold.json"), token)
+    assert http(payment)[0] == 404  # the placeholder hold id is nobody's hold
+    payment["pathParameters"]["holdId"] = again["holdId"]
+    payment["rawPath"] = payment["requestContext"]["http"]["path"] = f"/holds/{again['holdId']}/payment"
+    assert http(payment)[0] == 402  # no points yet
+    api.ddb.put_item(TableName=ORDERS, Item={**points_key("user-1"), "balance": {"N": "100"}})
+    status, reservation = http(payment)
+    assert status == 200 and reservation["status"] == "CONFIRMED"
+
+    http(with_token(load("seats_hold.json"), token))  # seat 12 is sold now: refused
+    held_13 = with_token(load("seats_hold.json"), token)
+    held_13["pathParameters"]["seatId"] = "13"
+    held_13["rawPath"] = held_13["requestContext"]["http"]["path"] = f"/concerts/{CONCERT}/seats/13/hold"
+    assert http(held_13)[0] == 201
     api.clock.advance(seconds=HOLD_SECONDS)
     context = FakeContext()
     context.get_remaining_time_in_millis = lambda: 60_000  # type: ignore[method-assign]
