@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from infra.demo.queue_verify import wait_positioned
 from infra.loadgen.http_load import Request, run_load
+from infra.template import load_template
 from tests.e2e.test_queue_e2e import _table, create_concert
 from waiting_room.logic.tokens import KeyStatus, Tokens, key_document, parse_key_set
 
@@ -130,6 +131,63 @@ def test_tokens_gate_seat_holds_and_no_seat_is_held_twice(start_runtime, ddb, mo
     assert json.dumps(seats).count('"available": true') == 0 or seats.get("available") == 0, seats
     per_user = Counter(h["userId"] for h in held if "userId" in h)
     assert not per_user or max(per_user.values()) <= MAX_PER_USER
+
+    # Paying holds with points, each payment raced twice: one charge, one reservation.confirmed each.
+    holders = [
+        (body["holdId"], token)
+        for (_, token), (status, body) in zip(attempts, results, strict=True)
+        if status == 201
+    ]
+    holder_of = {token: user for user, token in tokens.items()}
+    paying = [(h, t) for h, t in holders if holder_of[t] != "fan-199"][:20]
+    payers = sorted({holder_of[t] for _, t in paying})
+    broke = payers[0]  # has no points: refused, nothing changes
+    top_ups = [Request("POST", f"/users/{u}/points", {"amount": 1_000}) for u in payers if u != broke]
+    assert run_load(runtime.url, top_ups, 8).by_status() == {200: len(top_ups)}
+    paid = _hold(
+        runtime.url, [(f"/holds/{h}/payment", t) for h, t in paying for _ in range(2)], concurrency=8
+    )
+    for (hold_id, token), answers in zip(paying, zip(paid[::2], paid[1::2], strict=True), strict=True):
+        expected = 402 if holder_of[token] == broke else 200
+        assert {status for status, _ in answers} == {expected}, (hold_id, answers)
+    confirmed = {h for h, t in paying if holder_of[t] != broke}
+    per_payer = Counter(holder_of[t] for h, t in paying if h in confirmed)
+    for user, count in per_payer.items():
+        points = run_load(runtime.url, [Request("GET", f"/users/{user}/points")], 1).outcomes[0].body
+        assert points["balance"] == 1_000 - 100 * count, (user, points)  # SEAT_PRICE_POINTS is 100
+    outbox = load_template(runtime.template_path).tables["OutboxTable"].table_name
+    deadline = time.monotonic() + 60
+    while True:  # every reservation.confirmed read back from Kafka by the confirmer
+        items = [
+            ddb.query(
+                TableName=outbox,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"reservation#{h}"}},
+                ConsistentRead=True,
+            )["Items"]
+            for h in confirmed
+        ]
+        if (
+            all(len(i) == 1 and i[0]["status"]["S"] == "PUBLISHED" for i in items)
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.5)
+    assert all(len(i) == 1 and i[0]["status"]["S"] == "PUBLISHED" for i in items), items
+    concerts = load_template(runtime.template_path).tables["ConcertsTable"].table_name
+    sold = ddb.query(
+        TableName=concerts,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :seat)",
+        FilterExpression="#status = :sold",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":pk": {"S": f"CONCERT#{concert}"},
+            ":seat": {"S": "SEAT#"},
+            ":sold": {"S": "SOLD"},
+        },
+        ConsistentRead=True,
+    )["Items"]
+    assert len(sold) == len(confirmed)
 
     # A user who completes can no longer hold with a token that has not expired yet.
     done = entries["fan-199"]

@@ -138,6 +138,7 @@ def test_a_hold_the_sweeper_expires_between_the_read_and_the_transaction_is_not_
 
     def read_then_sweep(hold_id: str):
         found = real_get(hold_id)
+        assert found is not None
         if not swept:
             assert api.repo.expire_hold(found, found.expires_ms)  # as the sweeper would, at expiry
             swept.append(hold_id)
