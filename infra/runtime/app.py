@@ -353,6 +353,7 @@ class LocalRuntime:
             "warnings": self.warnings,
             "skipped": self.skipped,
             "sources": {source.name: source.status() for source in self.sources},
+            "functions": self.invoker.stats() if isinstance(self.invoker, WorkerInvoker) else {},
         }
 
     def status_response(self) -> tuple[int, dict[str, Any]]:
