@@ -228,6 +228,11 @@ class HttpApiServer:
 
     def _invoke(self, function_id: str, event: Any, timeout: float) -> InvocationResult | None:
         """The invocation's result, or None when it outlives the integration timeout."""
+        within = getattr(self._invoker, "invoke_within", None)
+        if within is not None:
+            result: InvocationResult | None = within(function_id, event, timeout)
+            if result is not None:
+                return result  # it ran in this thread, sure to end in time (WorkerInvoker.invoke_within)
         box: list[InvocationResult] = []
         done = threading.Event()
 

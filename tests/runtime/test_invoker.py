@@ -186,3 +186,22 @@ def test_stats_count_invocations_and_give_duration_percentiles(invoker):
     assert sleep["duration_ms"]["p50"] < 50
     assert 200 <= sleep["duration_ms"]["p99"] < 1000
     assert stats["Echo"]["invocations"] == 0 and stats["Echo"]["duration_ms"]["p50"] is None
+
+
+def test_invoke_within_runs_in_the_callers_thread_only_when_sure_to_end_in_time(invoker):
+    """The HTTP API's fast path: None (nothing ran) when the Timeout does not fit, or no environment
+    frees up in time; the invocation otherwise, counted like any other."""
+    assert invoker.invoke_within("Sleep", {"seconds": 0}, within_s=1.5) is None  # Timeout 1 s + 1 s margin
+    assert invoker.stats()["Sleep"]["invocations"] == 0
+    invoker.warm("Echo", 1)
+    ran = invoker.invoke_within("Echo", {"x": 1}, within_s=60)
+    assert ran is not None and ran.ok and ran.payload["event"] == {"x": 1}
+    assert invoker.stats()["Echo"]["invocations"] == 1
+    with ThreadPoolExecutor(4) as pool:  # every Sleep environment busy for 0.8 s
+        busy = [pool.submit(invoker.invoke, "Sleep", {"seconds": 0.8}) for _ in range(4)]
+        time.sleep(0.3)
+        assert invoker.invoke_within("Sleep", {"seconds": 0}, within_s=2.2) is None  # waits 0.2 s at most
+    assert all(f.result().ok for f in busy)
+    assert invoker.stats()["Sleep"]["invocations"] == 4
+    assert invoker.invoke_within("Missing", {}, within_s=60) is not None  # an init error, reported
+    assert invoker.invoke_within("Nope", {}, within_s=60) is None
