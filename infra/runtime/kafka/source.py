@@ -66,7 +66,7 @@ from infra.template.models import KafkaEventSpec
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-_IDLE_POLL_MS = 100
+_IDLE_POLL_MS = 500  # = fetch_max_wait_ms: a blocked poll still returns as soon as records arrive
 _BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
 _METADATA_WAIT_S = 10.0  # for the topic's partitions before joining the group (see _await_topic_leaders)
 _EMPTY_REJOIN_S = 3.0
