@@ -17,13 +17,14 @@ Section = Callable[[Endpoints, Report, argparse.Namespace], None]
 
 
 def _sections() -> dict[str, Section]:
-    from infra.bench import coupons_bench, outbox_bench, queue_bench, runtime_bench
+    from infra.bench import accept_bench, coupons_bench, outbox_bench, queue_bench, runtime_bench
 
     return {
         "runtime": runtime_bench.section,
         "coupons": coupons_bench.section,
         "queue": queue_bench.section,
         "outbox": outbox_bench.section,
+        "accept": accept_bench.section,
     }
 
 

@@ -81,13 +81,22 @@ def function_runtime(
         timeout_s=float(spec.timeout),
         memory_mb=spec.memory_size,
         environment=spec.environment,
-        max_concurrency=max(max_concurrency, spec.provisioned_concurrency),
+        max_concurrency=concurrency_cap(spec, max_concurrency),
         runtime=spec.runtime,
         interpreter=environment.interpreter,
         interpreter_args=environment.interpreter_args,
         python_path=environment.python_path,
         extra_env=environment.extra_env,
     )
+
+
+def concurrency_cap(spec: FunctionSpec, max_concurrency: int) -> int:
+    """How many execution environments the function may have at once: --max-concurrency (at least its
+    provisioned ones), never more than its ReservedConcurrentExecutions, as on AWS."""
+    cap = max(max_concurrency, spec.provisioned_concurrency)
+    if spec.reserved_concurrency is not None:
+        cap = min(cap, spec.reserved_concurrency)
+    return cap
 
 
 def shared_environment(endpoints: Endpoints) -> dict[str, str]:
@@ -360,6 +369,7 @@ class LocalRuntime:
             "warnings": self.warnings,
             "skipped": self.skipped,
             "sources": {source.name: source.status() for source in self.sources},
+            "functions": self.invoker.stats() if isinstance(self.invoker, WorkerInvoker) else {},
             "receivers": {parameter: r.stats() for parameter, r in self.receivers.items()},
         }
 

@@ -233,10 +233,26 @@ def format_status(status: dict[str, Any]) -> str:
             )
         for partition, info in (source.get("partitions") or {}).items():
             lines.append(f"      {partition:41} " + "  ".join(f"{k}={v}" for k, v in info.items()))
+    functions = status.get("functions") or {}
+    if functions:
+        lines.append("  functions (Duration as in the REPORT lines, over the latest invocations):")
+    for function_id, stats in functions.items():
+        duration = stats.get("duration_ms") or {}
+        init = stats.get("init_duration_ms") or {}
+        lines.append(
+            f"    {function_id:43} invocations={stats.get('invocations', 0)}  errors={stats.get('errors', 0)}"
+            f"  duration p50={_ms(duration.get('p50'))} p99={_ms(duration.get('p99'))}"
+            f" max={_ms(duration.get('max'))}  cold_starts={stats.get('cold_starts', 0)}"
+            f" init p50={_ms(init.get('p50'))}"
+        )
     for parameter, receiver in (status.get("receivers") or {}).items():
         counts = "  ".join(f"{k}={receiver[k]}" for k in ("received", "duplicates", "refused", "failing"))
         lines.append(f"  receiver {parameter:36} {receiver['url']}  {counts}")
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}ms"
 
 
 def _invoke(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ class InvocationResult:
     payload: Any = None
     error_type: str | None = None
     error_message: str | None = None
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # Lambda's Duration: the handler's own time when the worker reported it
+    init_duration_ms: float | None = None  # set on an execution environment's first invocation
 
     @classmethod
     def failure(

@@ -9,7 +9,9 @@ of surge imports), so the function sees a clean process.
 from __future__ import annotations
 
 import importlib
+import math
 import os
+import resource
 import socket
 import sys
 import time
@@ -63,6 +65,21 @@ def _event(request: dict[str, Any]) -> Any:
     return request["event"]
 
 
+def report_line(request_id: str, duration_ms: float, memory_mb: str, init_ms: float | None = None) -> str:
+    """Lambda's REPORT line (tab-separated, as in CloudWatch Logs). Billed Duration: the duration
+    rounded up to the millisecond, plus the init on a cold start (Lambda bills the INIT phase of
+    on-demand functions); Max Memory Used: this process's peak resident set."""
+    billed = math.ceil(duration_ms + (init_ms or 0.0))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms"
+        f"\tMemory Size: {memory_mb} MB\tMax Memory Used: {peak_mb} MB"
+    )
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    return line
+
+
 def serve(
     sock: socket.socket, code_dir: str, handler_spec: str, python_path: list[str] | None = None
 ) -> None:
@@ -84,24 +101,34 @@ def serve(
             },
         )
         return
+    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    out = sys.stdout
     while True:
         request = recv_frame(sock)
         if request is None:
             return
-        context = LambdaContext(request["requestId"], request["deadlineMs"])
+        request_id = request["requestId"]
+        init_ms = request.get("initMs")  # the runtime's measure of this environment's init, once
+        context = LambdaContext(request_id, request["deadlineMs"])
+        started = time.perf_counter()
+        reply: dict[str, Any]
         try:
-            result = handler(_event(request), context)
+            reply = {"ok": True, "payload": handler(_event(request), context)}
         except Exception as exc:
             traceback.print_exc()
-            send_frame(sock, _error(type(exc).__name__, str(exc), exc))
-            continue
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            reply = _error(type(exc).__name__, str(exc), exc)
+        duration_ms = (time.perf_counter() - started) * 1000
+        reply["durationMs"] = duration_ms
         try:
-            send_frame(sock, {"ok": True, "payload": result})
+            send_frame(sock, reply)
         except (TypeError, ValueError) as exc:
-            send_frame(sock, _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", exc))
+            error = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", exc)
+            send_frame(sock, {**error, "durationMs": duration_ms})
+        # What Lambda's runtime prints after each invocation, in the function's own log; written
+        # after the reply so that the caller does not wait for it. Init Duration: the first one only.
+        sys.stderr.flush()
+        out.write(report_line(request_id, duration_ms, memory_mb, init_ms) + "\n")
+        out.flush()
 
 
 def main() -> None:

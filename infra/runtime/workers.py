@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import socket
@@ -69,7 +70,10 @@ def print_log(function_id: str, line: str) -> None:
 class _Worker:
     def __init__(self, function: FunctionRuntime, env: dict[str, str], log: LogSink) -> None:
         parent, child = socket.socketpair()
+        started = time.monotonic()
         self.function = function
+        self.log = log
+        self.init_ms: float | None = None  # reported with the first invocation, then None
         self.sock = parent
         self.process = subprocess.Popen(
             [
@@ -104,6 +108,8 @@ class _Worker:
             self.kill()
             message = (ready or {}).get("errorMessage", "the worker exited during init")
             raise _InitError(message)
+        # Lambda's Init Duration covers starting the runtime and importing the handler.
+        self.init_ms = _ms_since(started)
 
     def invoke(self, event: Any, request_id: str) -> InvocationResult:
         timeout = self.function.timeout_s
@@ -111,6 +117,9 @@ class _Worker:
         deadline_ms = time.time() * 1000 + timeout * 1000
         fid = self.function.function_id
         request: dict[str, Any] = {"requestId": request_id, "deadlineMs": deadline_ms}
+        init_ms = self.init_ms
+        if init_ms is not None:
+            request["initMs"] = init_ms  # printed on this first invocation's REPORT line
         if isinstance(event, KafkaBatch):
             request["kafkaBatch"] = event.wire()  # the worker builds the payload (events.py)
         else:
@@ -121,33 +130,63 @@ class _Worker:
         except OSError as exc:  # it exited while idle: nothing was delivered
             self.kill()
             raise _StaleWorker(str(exc)) from exc
+        self.init_ms = None
         try:
             reply = recv_frame(self.sock)
         except TimeoutError:
+            self._report_failure(request_id, timeout * 1000, init_ms, "Status: timeout")
             self.kill()
             return InvocationResult.failure(
                 fid,
                 request_id,
                 TIMEOUT_ERROR,
                 f"Task timed out after {timeout:.2f} seconds",
-                _ms_since(started),
+                timeout * 1000,
             )
         except OSError as exc:
             reply = None
             error = str(exc)
         else:
             error = "the worker exited"
-        duration = _ms_since(started)
         if reply is None:
+            duration = _ms_since(started)
+            self._report_failure(request_id, duration, init_ms, f"Status: error\tError Type: {CRASH_ERROR}")
             self.kill()
             return InvocationResult.failure(
                 fid, request_id, CRASH_ERROR, f"Runtime exited without providing a reason ({error})", duration
             )
+        duration = reply.get("durationMs")
+        if duration is None:
+            duration = _ms_since(started)
         if reply.get("ok"):
-            return InvocationResult(fid, request_id, True, reply.get("payload"), duration_ms=duration)
-        return InvocationResult.failure(
-            fid, request_id, reply.get("errorType"), reply.get("errorMessage"), duration
+            return InvocationResult(
+                fid, request_id, True, reply.get("payload"), duration_ms=duration, init_duration_ms=init_ms
+            )
+        return InvocationResult(
+            fid,
+            request_id,
+            False,
+            None,
+            reply.get("errorType"),
+            reply.get("errorMessage"),
+            duration,
+            init_ms,
         )
+
+    def _report_failure(
+        self, request_id: str, duration_ms: float, init_ms: float | None, status: str
+    ) -> None:
+        """The REPORT line of an invocation the worker could not finish (timed out, crashed): the
+        runtime writes it, as Lambda's platform does, with the worker's peak memory if still known."""
+        billed = math.ceil(duration_ms + (init_ms or 0.0))
+        peak = _peak_rss_mb(self.process.pid)
+        line = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms"
+            f"\tMemory Size: {self.function.memory_mb} MB\tMax Memory Used: {peak} MB"
+        )
+        if init_ms is not None:
+            line += f"\tInit Duration: {init_ms:.2f} ms"
+        self.log(self.function.function_id, f"{line}\t{status}")
 
     @property
     def killed(self) -> bool:
@@ -167,6 +206,10 @@ class _InitError(Exception):
     pass
 
 
+class _NoEnvironment(Exception):
+    """No execution environment became free in time (`_Pool.acquire(wait_s)`)."""
+
+
 class _StaleWorker(Exception):
     """The worker exited while idle: the request never reached it."""
 
@@ -176,8 +219,68 @@ def _pump(stream: IO[bytes], function_id: str, log: LogSink) -> None:
         log(function_id, raw.decode(errors="replace").rstrip("\n"))
 
 
+def _peak_rss_mb(pid: int) -> str:
+    """VmHWM of a live process, in MB ("?" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return str(int(line.split()[1]) // 1024)
+    except OSError:
+        pass
+    return "?"
+
+
 def _ms_since(started: float) -> float:
     return (time.monotonic() - started) * 1000
+
+
+_DURATION_WINDOW = 10_000  # invocations the duration percentiles are taken over (the latest)
+
+
+class FunctionStats:
+    """Per-function figures for `surge local status`: invocations, errors, cold starts, and the
+    Duration percentiles (what the REPORT lines say) of the latest invocations. Updated under the
+    pool's lock, which each invocation takes anyway."""
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        self.errors = 0
+        self.cold_starts = 0
+        self.durations: deque[float] = deque(maxlen=_DURATION_WINDOW)
+        self.init_durations: deque[float] = deque(maxlen=_DURATION_WINDOW)
+
+    def record(self, result: InvocationResult) -> None:
+        self.invocations += 1
+        self.errors += not result.ok
+        self.durations.append(result.duration_ms)
+        if result.init_duration_ms is not None:
+            self.cold_starts += 1
+            self.init_durations.append(result.init_duration_ms)
+
+    def summary(self) -> dict[str, Any]:
+        durations = sorted(self.durations)
+        inits = sorted(self.init_durations)
+        return {
+            "invocations": self.invocations,
+            "errors": self.errors,
+            "cold_starts": self.cold_starts,
+            "duration_ms": {
+                "p50": percentile(durations, 50),
+                "p99": percentile(durations, 99),
+                "max": durations[-1] if durations else None,
+                "over_last": len(durations),
+            },
+            "init_duration_ms": {"p50": percentile(inits, 50), "max": inits[-1] if inits else None},
+        }
+
+
+def percentile(ordered: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of an ascending list (None when empty)."""
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return round(ordered[rank - 1], 3)
 
 
 class _Pool:
@@ -191,12 +294,18 @@ class _Pool:
         self.count = 0
         self.closed = False
         self.lock = threading.Condition()
+        self.stats = FunctionStats()
 
-    def acquire(self) -> _Worker | None:
-        """An idle worker, or None when the caller may start a new one (counted already)."""
+    def acquire(self, wait_s: float | None = None) -> _Worker | None:
+        """An idle worker, or None when the caller may start a new one (counted already). With
+        `wait_s`, raises _NoEnvironment when none is free by then."""
         with self.lock:
+            deadline = None if wait_s is None else time.monotonic() + wait_s
             while not self.idle and self.count >= self.function.max_concurrency and not self.closed:
-                self.lock.wait()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise _NoEnvironment
+                self.lock.wait(left)
             if self.closed:
                 raise RuntimeError("the invoker is closed")
             if self.idle:
@@ -204,8 +313,10 @@ class _Pool:
             self.count += 1
             return None
 
-    def release(self, worker: _Worker | None) -> None:
+    def release(self, worker: _Worker | None, result: InvocationResult | None = None) -> None:
         with self.lock:
+            if result is not None:
+                self.stats.record(result)
             if worker is not None and not worker.killed and not self.closed:
                 self.idle.append(worker)
             else:
@@ -265,7 +376,32 @@ class WorkerInvoker:
                 "ResourceNotFoundException",
                 f"Function not found: {function_id}",
             )
-        worker = pool.acquire()
+        return self._run(pool, pool.acquire(), event, request_id)
+
+    def invoke_within(self, function_id: str, event: Any, within_s: float) -> InvocationResult | None:
+        """Invoke in the caller's thread when the invocation is sure to end within `within_s` (an
+        environment frees up in time and the function's Timeout, plus an init if one must start, fits);
+        else None, and nothing ran: the caller invokes its own way (the HTTP API then runs it on a thread
+        of its own, so that it can answer at the integration timeout while the invocation goes on).
+        Saves a thread and two hand-offs per request when, as usual, the Timeout is the shorter."""
+        pool = self._pools.get(function_id)
+        if pool is None:
+            return None
+        budget = within_s - pool.function.timeout_s - 1.0  # a second for the hand-offs around it
+        if budget <= 0:
+            return None
+        try:
+            worker = pool.acquire(budget)
+        except _NoEnvironment:
+            return None
+        if worker is None and budget <= _INIT_TIMEOUT_S:  # a cold start could outlast the budget
+            pool.release(None)
+            return None
+        return self._run(pool, worker, event, _request_id())
+
+    def _run(self, pool: _Pool, worker: _Worker | None, event: Any, request_id: str) -> InvocationResult:
+        """Invoke on `worker` (None: start one first; already counted), then hand it back."""
+        function_id = pool.function.function_id
         try:
             if worker is None:
                 worker = _Worker(pool.function, pool.env, pool.log)
@@ -280,9 +416,19 @@ class WorkerInvoker:
             result = InvocationResult.failure(
                 function_id, request_id, CRASH_ERROR, f"Runtime exited without providing a reason ({exc})"
             )
-        finally:
+        except BaseException:
             pool.release(worker)
+            raise
+        pool.release(worker, result)
         return result
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Each function's invocations and Duration percentiles (FunctionStats.summary)."""
+        summaries = {}
+        for fid, pool in self._pools.items():
+            with pool.lock:
+                summaries[fid] = pool.stats.summary()
+        return summaries
 
     def close(self) -> None:
         for pool in self._pools.values():

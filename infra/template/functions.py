@@ -77,6 +77,7 @@ def parse_function(
         memory_size=props.source("MemorySize").int_in("MemorySize", SAM_DEFAULT_MEMORY, 128, 10_240),
         environment={**_variables(props.globals), **_variables(props.function)},
         provisioned_concurrency=_provisioned_concurrency(props),
+        reserved_concurrency=_reserved_concurrency(props),
         **_layers(props, resolver, root, logical_id),
         # Events are passed raw: each event resolves only the properties the local runtime reads.
         events=parse_events(
@@ -155,6 +156,21 @@ def _provisioned_concurrency(props: _WithGlobals) -> int:
             f"ProvisionedConcurrentExecutions is required (at {source.at('ProvisionedConcurrencyConfig')})"
         )
     return config.int_in("ProvisionedConcurrentExecutions", 1, 1, 10_000)
+
+
+def _reserved_concurrency(props: _WithGlobals) -> int | None:
+    """`ReservedConcurrentExecutions`: the most execution environments the function may have at once
+    (the local runtime's cap for it). 0 throttles every invocation on AWS; that is refused here."""
+    source = props.source("ReservedConcurrentExecutions")
+    if not source.has("ReservedConcurrentExecutions"):
+        return None
+    value = source.int_in("ReservedConcurrentExecutions", 1, 0, 10_000)
+    if value == 0:
+        raise TemplateError(
+            "ReservedConcurrentExecutions 0 throttles every invocation; the local runtime does not run "
+            f"such a function (at {source.at('ReservedConcurrentExecutions')})"
+        )
+    return value
 
 
 def _variables(props: Props) -> dict[str, str]:

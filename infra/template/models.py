@@ -101,6 +101,7 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     events: list[EventSpec] = field(default_factory=list)
     provisioned_concurrency: int = 0  # ProvisionedConcurrencyConfig: environments kept initialized
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions: at most this many at once
     layers: list[Path] = field(default_factory=list)  # content folders of the template's layers, in order
     external_layers: list[str] = field(default_factory=list)  # layer ARNs from outside the template
 

@@ -406,3 +406,27 @@ def test_port_in_use_is_a_clear_error(invoker):
         srv = HttpApiServer(ROUTES, invoker, port=port)
         with pytest.raises(PortInUseError, match=f"127.0.0.1:{port}.*already in use"):
             srv.start()
+
+
+def test_waiting_for_a_busy_environment_counts_toward_the_integration_timeout():
+    """Timeout 1 s fits the 3 s integration timeout, so the request first waits in its own thread for
+    the one environment (at most 1 s); still busy then, it goes on in a thread of its own, and the 503
+    comes at 3 s from the start, not 3 s after the wait."""
+    hold = FunctionRuntime("Hold", "surge-Hold", "http_probe.handler", CODE, 1, 128, {}, 1)
+    invoker = WorkerInvoker({"Hold": hold}, log=lambda f, line: None)
+    srv = HttpApiServer([_route("Hold", "GET", "/hold")], invoker, port=0, integration_timeout_s=3)
+    srv.start()
+    sleepy = {"x-probe-action": "sleep", "x-probe-seconds": "0.9"}
+    try:
+        assert call(srv, "GET", "/hold")[0] == 200  # its environment is warm
+        with ThreadPoolExecutor(4) as pool:
+            busy = [pool.submit(call, srv, "GET", "/hold", b"", sleepy) for _ in range(4)]  # ~3.6 s of work
+            time.sleep(0.2)
+            started = time.monotonic()
+            status, _, _ = call(srv, "GET", "/hold")
+            elapsed = time.monotonic() - started
+            assert status == 503 and 2.5 < elapsed < 3.6, (status, elapsed)
+            [future.result() for future in busy]
+    finally:
+        srv.stop()
+        invoker.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,3 +135,73 @@ def test_logs_are_prefixed_with_the_function(invoker):
     invoker.invoke("Fail", {})
     assert wait_for_line(invoker, lambda _, line: "ValueError" in line)
     assert {fid for fid, _ in invoker.lines} == {"Fail"}
+
+
+REPORT = re.compile(
+    r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<duration>\d+\.\d\d) ms"
+    r"\tBilled Duration: (?P<billed>\d+) ms\tMemory Size: 256 MB\tMax Memory Used: (?P<used>\d+) MB"
+    r"(?:\tInit Duration: (?P<init>\d+\.\d\d) ms)?(?P<rest>.*)$"
+)
+
+
+def _reports(invoker, fid: str, request_id: str) -> list[re.Match]:
+    assert wait_for_line(invoker, lambda f, line: f == fid and request_id in line and "REPORT" in line)
+    found = [REPORT.match(line) for f, line in list(invoker.lines) if f == fid and line.startswith("REPORT")]
+    return [m for m in found if m is not None and m["id"] == request_id]
+
+
+def test_each_invocation_prints_lambdas_report_line_init_duration_on_the_cold_start_only(invoker):
+    cold = invoker.invoke("Echo", {})
+    warm = invoker.invoke("Echo", {})
+    assert cold.init_duration_ms is not None and cold.init_duration_ms > 0
+    assert warm.init_duration_ms is None
+    (first,) = _reports(invoker, "Echo", cold.request_id)
+    (second,) = _reports(invoker, "Echo", warm.request_id)
+    assert first["init"] is not None and second["init"] is None
+    assert float(first["init"]) == pytest.approx(cold.init_duration_ms, abs=0.01)
+    # Lambda bills the duration rounded up to the millisecond, and the init of a cold start.
+    assert int(first["billed"]) == math.ceil(float(first["duration"]) + float(first["init"]))
+    assert int(second["billed"]) == math.ceil(float(second["duration"]))
+    assert float(second["duration"]) == pytest.approx(warm.duration_ms, abs=0.01)
+    assert 10 < int(second["used"]) < 1024
+    assert first["rest"] == second["rest"] == ""
+
+
+def test_a_failed_invocation_has_a_report_line_too(invoker):
+    failed = invoker.invoke("Fail", {})
+    assert _reports(invoker, "Fail", failed.request_id)
+    timed_out = invoker.invoke("Sleep", {"seconds": 3})
+    (report,) = _reports(invoker, "Sleep", timed_out.request_id)
+    assert report["duration"] == "1000.00" and report["rest"] == "\tStatus: timeout"
+
+
+def test_stats_count_invocations_and_give_duration_percentiles(invoker):
+    for seconds in (0, 0, 0, 0.2):
+        assert invoker.invoke("Sleep", {"seconds": seconds}).ok
+    invoker.invoke("Fail", {})
+    stats = invoker.stats()
+    sleep, fail = stats["Sleep"], stats["Fail"]
+    assert (sleep["invocations"], sleep["errors"], sleep["cold_starts"]) == (4, 0, 1)
+    assert (fail["invocations"], fail["errors"]) == (1, 1)
+    assert sleep["duration_ms"]["p50"] < 50
+    assert 200 <= sleep["duration_ms"]["p99"] < 1000
+    assert stats["Echo"]["invocations"] == 0 and stats["Echo"]["duration_ms"]["p50"] is None
+
+
+def test_invoke_within_runs_in_the_callers_thread_only_when_sure_to_end_in_time(invoker):
+    """The HTTP API's fast path: None (nothing ran) when the Timeout does not fit, or no environment
+    frees up in time; the invocation otherwise, counted like any other."""
+    assert invoker.invoke_within("Sleep", {"seconds": 0}, within_s=1.5) is None  # Timeout 1 s + 1 s margin
+    assert invoker.stats()["Sleep"]["invocations"] == 0
+    invoker.warm("Echo", 1)
+    ran = invoker.invoke_within("Echo", {"x": 1}, within_s=60)
+    assert ran is not None and ran.ok and ran.payload["event"] == {"x": 1}
+    assert invoker.stats()["Echo"]["invocations"] == 1
+    with ThreadPoolExecutor(4) as pool:  # every Sleep environment busy for 0.8 s
+        busy = [pool.submit(invoker.invoke, "Sleep", {"seconds": 0.8}) for _ in range(4)]
+        time.sleep(0.3)
+        assert invoker.invoke_within("Sleep", {"seconds": 0}, within_s=2.2) is None  # waits 0.2 s at most
+    assert all(f.result().ok for f in busy)
+    assert invoker.stats()["Sleep"]["invocations"] == 4
+    assert invoker.invoke_within("Missing", {}, within_s=60) is not None  # an init error, reported
+    assert invoker.invoke_within("Nope", {}, within_s=60) is None

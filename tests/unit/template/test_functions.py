@@ -107,3 +107,21 @@ def test_provisioned_concurrency_without_alias_or_count_is_an_error(load_error: 
         )
     )
     assert "ProvisionedConcurrentExecutions" in message
+
+
+def test_reserved_concurrency_caps_the_functions_environments(load_text: LoadText) -> None:
+    from infra.runtime.app import concurrency_cap
+
+    capped = load_text(with_function("ReservedConcurrentExecutions: 3\n")).functions["Fn"]
+    assert capped.reserved_concurrency == 3
+    assert concurrency_cap(capped, 10) == 3  # --max-concurrency 10, but never more than reserved
+    assert concurrency_cap(capped, 2) == 2
+    plain = load_text(with_function()).functions["Fn"]
+    assert plain.reserved_concurrency is None and concurrency_cap(plain, 10) == 10
+
+
+def test_reserved_concurrency_zero_or_not_a_count_is_an_error(load_error: Callable[..., str]) -> None:
+    assert "throttles every invocation" in load_error(with_function("ReservedConcurrentExecutions: 0\n"))
+    assert "ReservedConcurrentExecutions must be an integer" in load_error(
+        with_function("ReservedConcurrentExecutions: many\n")
+    )

@@ -1,0 +1,233 @@
+"""The accept path: `POST /coupons/{id}/issue` and `GET /coupon-requests/{id}` through `surge local up`
+(the project's template.yaml) against the least a Python server can do for each (baseline_http.py),
+on the same stack, with the same load generator and connections, in one run.
+
+Load generator: wrk (2 threads, 32 keep-alive connections, 2 s timeout), else ApacheBench (`ab -k`,
+one thread, the same connections); with neither, the section says so and is skipped. Rounds
+alternate baseline and runtime; the runtime is warmed first (its environments start during the
+warm-up, as after any deploy), so no cold start is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.config import Endpoints
+from infra.bench.report import Report
+from infra.runtime_process import RuntimeProcess
+from infra.stack.process import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+THREADS, CONNECTIONS = 2, 32
+TARGET_RATIO, TARGET_P99_MS = 0.6, 100.0
+TARGET_DURATION_P50_MS, TARGET_DURATION_P99_MS = 3.0, 15.0
+READ_ID = "00000000-0000-4000-8000-000000000000"  # no outcome: both answer 202 PENDING after a GetItem
+
+_WRK_SCRIPT = """
+local threads = {}
+local n = 0
+function setup(thread) table.insert(threads, thread) end
+function init(args) other = 0 end
+function request()
+  n = n + 1
+  if wrk.method == "POST" then
+    return wrk.format(nil, nil, {["Content-Type"] = "application/json"},
+      '{"userId":"bench-' .. n .. '-' .. math.random(1, 1000000000) .. '"}')
+  end
+  return wrk.format()
+end
+function response(status, headers, body)
+  if status ~= 202 then other = other + 1 end
+end
+function done(summary, latency, requests)
+  local others = 0
+  for _, t in ipairs(threads) do others = others + t:get("other") end
+  io.write(string.format('RESULT {"requests":%d,"seconds":%.3f,"p50_ms":%.3f,"p99_ms":%.3f,' ..
+    '"timeouts":%d,"errors":%d,"non_202":%d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.timeout,
+    summary.errors.connect + summary.errors.read + summary.errors.write, others))
+end
+"""
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    timeouts: int
+    errors: int
+    non_202: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def load_generator() -> str | None:
+    for name in ("wrk", "ab"):
+        if shutil.which(name):
+            return name
+    return None
+
+
+def run_load(tool: str, url: str, method: str, seconds: float, scratch: Path) -> Load:
+    if tool == "wrk":
+        script = scratch / f"{method.lower()}.lua"
+        script.write_text(f'wrk.method = "{method}"\n' + _WRK_SCRIPT)
+        wrk_args = [f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--timeout", "2s"]
+        done = subprocess.run(
+            ["wrk", *wrk_args, "-s", str(script), url], capture_output=True, text=True, check=False
+        )
+        found = re.search(r"^RESULT (\{.*\})$", done.stdout, re.M)
+        if not found:
+            raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+        return Load(**json.loads(found.group(1)))
+    return _run_ab(url, method, seconds, scratch)
+
+
+def _run_ab(url: str, method: str, seconds: float, scratch: Path) -> Load:
+    """ApacheBench: one body for every POST (the API accepts a user's repeated requests)."""
+    command = ["ab", "-k", "-q", "-c", str(CONNECTIONS), "-t", f"{seconds:.0f}", "-n", "10000000", "-s", "2"]
+    if method == "POST":
+        body = scratch / "body.json"
+        body.write_text(json.dumps({"userId": "bench-ab"}))
+        command += ["-p", str(body), "-T", "application/json"]
+    done = subprocess.run([*command, url], capture_output=True, text=True, check=False)
+    out = done.stdout
+
+    def number(pattern: str, default: float = 0.0) -> float:
+        match = re.search(pattern, out, re.M)
+        return float(match.group(1)) if match else default
+
+    requests = int(number(r"^Complete requests:\s+(\d+)"))
+    return Load(
+        requests=requests,
+        seconds=number(r"^Time taken for tests:\s+([\d.]+)"),
+        p50_ms=number(r"^\s+50%\s+(\d+)"),
+        p99_ms=number(r"^\s+99%\s+(\d+)"),
+        timeouts=0,  # ab stops at its first timeout (-s) rather than counting them
+        errors=int(number(r"^Failed requests:\s+(\d+)")),
+        non_202=int(number(r"^Non-2xx responses:\s+(\d+)")),
+    )
+
+
+def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> None:
+    tool = load_generator()
+    if tool is None:
+        print("  no load generator: install wrk (apt-get install -y wrk) or ab (apache2-utils)", flush=True)
+        report.add("accept", "skipped: no load generator (wrk or ab) on PATH", 0, "")
+        return
+    seconds = max(5.0, 20.0 * args.scale)
+    print(f"  load generator: {_describe(tool)}; {seconds:.0f} s per round", flush=True)
+    with tempfile.TemporaryDirectory(prefix="surge-accept-") as tmp:
+        scratch = Path(tmp)
+        runtime = RuntimeProcess(REPO / "template.yaml", scratch / "state", endpoints=endpoints)
+        baselines: list[subprocess.Popen[bytes]] = []
+        try:
+            runtime.start()
+            table = "surge-coupons"  # the template's CouponsTable (`${AWS::StackName}-coupons`)
+            coupon = f"accept-{uuid.uuid4().hex[:8]}"
+            _post(
+                runtime.url + "/coupons",
+                {"name": "accept bench", "totalQuantity": 1_000_000, "couponId": coupon},
+            )
+            issue_port, read_port = free_port(), free_port()
+            kafka = endpoints.require_kafka()
+            baselines.append(_baseline(["issue", "--kafka", kafka], issue_port, endpoints, scratch))
+            baselines.append(_baseline(["read", "--table", table], read_port, endpoints, scratch))
+            routes = [
+                ("issue", "POST", f"/coupons/{coupon}/issue", issue_port),
+                ("read", "GET", f"/coupon-requests/{READ_ID}", read_port),
+            ]
+            for _name, method, path, _port in routes:  # the runtime's environments start here
+                run_load(tool, runtime.url + path, method, 8, scratch)
+            for name, method, path, port in routes:
+                base = run_load(tool, f"http://127.0.0.1:{port}{path}", method, seconds, scratch)
+                surge = run_load(tool, runtime.url + path, method, seconds, scratch)
+                label = f"{method} {path.replace(coupon, '{id}').replace(READ_ID, '{id}')}"
+                _record(report, f"baseline {name} server", base)
+                _record(report, f"surge local up: {label}", surge)
+                report.ratio(
+                    "accept", f"{name}: runtime / baseline accepted/s", surge.rate, base.rate, TARGET_RATIO
+                )
+            _function_durations(report, runtime.status())
+        finally:
+            for process in baselines:
+                process.terminate()
+                process.wait(timeout=10)
+            runtime.stop()
+
+
+def _describe(tool: str) -> str:
+    if tool == "wrk":
+        return f"wrk, {THREADS} threads, {CONNECTIONS} connections, 2 s timeout"
+    return f"ab -k (wrk not found), {CONNECTIONS} connections"
+
+
+def _record(report: Report, name: str, load: Load) -> None:
+    verdict = "meets" if load.p99_ms <= TARGET_P99_MS else "BELOW"
+    failures = load.timeouts + load.errors + load.non_202
+    note = (
+        f"p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms (target <= {TARGET_P99_MS:.0f}: {verdict}); "
+        f"timeouts {load.timeouts}, errors {load.errors}, non-202 {load.non_202}"
+        + ("" if failures == 0 else " (target 0: BELOW)")
+    )
+    report.add("accept", name, load.rate, "req/s", note)
+
+
+def _function_durations(report: Report, status: dict[str, Any]) -> None:
+    stats = (status.get("functions") or {}).get("CouponApiFunction") or {}
+    duration = stats.get("duration_ms") or {}
+    for pct, target in (("p50", TARGET_DURATION_P50_MS), ("p99", TARGET_DURATION_P99_MS)):
+        value = duration.get(pct)
+        if value is None:
+            continue
+        verdict = "meets" if value <= target else "BELOW"
+        report.add(
+            "accept",
+            f"CouponApiFunction warm Duration {pct} (REPORT lines)",
+            value,
+            "ms",
+            f"target <= {target:g} ({verdict}); over the last {duration.get('over_last')} invocations",
+        )
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+def _baseline(args: list[str], port: int, endpoints: Endpoints, scratch: Path) -> subprocess.Popen[bytes]:
+    from infra.stack.clients import local_credentials_env
+
+    env = {**os.environ, **endpoints.as_env(), **local_credentials_env()}
+    with open(scratch / f"baseline-{args[0]}.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.bench.baseline_http", *args, "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if b"ready" not in line:
+        process.kill()
+        raise RuntimeError(f"the {args[0]} baseline server did not start (see {log.name})")
+    return process

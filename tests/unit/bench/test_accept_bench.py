@@ -1,0 +1,57 @@
+"""The accept bench says which load generator it used, falls back to ab, and says so when neither is there."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from common.config import Endpoints
+from infra.bench import accept_bench
+from infra.bench.report import Report
+
+
+def _tool(folder: Path, name: str, output: str) -> None:
+    script = folder / name
+    echoes = "".join(f"echo '{line}'\n" for line in output.splitlines())  # builtins only: PATH may be bare
+    script.write_text(f"#!/bin/sh\n{echoes}")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+
+def test_without_wrk_or_ab_the_section_says_so_and_is_skipped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    report = Report()
+    accept_bench.section(Endpoints(), report, argparse.Namespace(scale=1.0))
+    assert "no load generator: install wrk" in capsys.readouterr().out
+    assert [f.name for f in report.figures] == ["skipped: no load generator (wrk or ab) on PATH"]
+
+
+def test_wrk_result_line_is_read(tmp_path, monkeypatch):
+    result = '{"requests":900,"seconds":3.0,"p50_ms":1.5,"p99_ms":9.0,"timeouts":0,"errors":0,"non_202":2}'
+    _tool(tmp_path, "wrk", f"Running 3s test\nRESULT {result}")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert accept_bench.load_generator() == "wrk"
+    load = accept_bench.run_load("wrk", "http://127.0.0.1:1/x", "POST", 3, tmp_path)
+    assert (load.rate, load.p99_ms, load.non_202) == (300.0, 9.0, 2)
+    assert (tmp_path / "post.lua").read_text().startswith('wrk.method = "POST"')
+
+
+@pytest.mark.parametrize("non_2xx", [0, 7])
+def test_ab_is_the_fallback_and_its_report_is_read(tmp_path, monkeypatch, non_2xx):
+    lines = [
+        "Complete requests:      1000",
+        "Failed requests:        0",
+        "Time taken for tests:   2.000 seconds",
+        "  50%      4",
+        "  99%     20",
+    ]
+    if non_2xx:
+        lines.insert(2, f"Non-2xx responses:      {non_2xx}")
+    _tool(tmp_path, "ab", "\n".join(lines))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert accept_bench.load_generator() == "ab"
+    load = accept_bench.run_load("ab", "http://127.0.0.1:1/x", "GET", 2, tmp_path)
+    assert (load.rate, load.p50_ms, load.p99_ms, load.non_202) == (500.0, 4.0, 20.0, non_2xx)
