@@ -32,8 +32,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from infra.template.errors import TemplateError
+from infra.template.metadata_entries import parameter_entries
 
-WHERE = "Metadata.Surge.LocalReceivers"
 CONTROL = "/_surge/receiver"
 
 
@@ -45,34 +45,12 @@ class LocalReceiverSpec:
 
 def declared_receivers(raw_template: Mapping[str, Any]) -> list[LocalReceiverSpec]:
     """The validated entries; TemplateError naming the entry for anything unexpected."""
-    metadata = raw_template.get("Metadata") or {}
-    surge = metadata.get("Surge") if isinstance(metadata, dict) else None
-    entries = surge.get("LocalReceivers") if isinstance(surge, dict) else None
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        raise TemplateError(f"LocalReceivers must be a list (at {WHERE})")
-    declared_parameters = raw_template.get("Parameters") or {}
     result: list[LocalReceiverSpec] = []
-    for i, entry in enumerate(entries):
-        at = f"{WHERE}[{i}]"
-        if not isinstance(entry, dict):
-            raise TemplateError(f"a local receiver must be a mapping (at {at})")
-        unknown = sorted(set(entry) - {"Parameter", "Path"})
-        if unknown:
-            raise TemplateError(f"local receiver has unknown keys {unknown} (at {at})")
-        parameter, path = entry.get("Parameter"), entry.get("Path", "/")
-        if not isinstance(parameter, str) or parameter not in declared_parameters:
-            raise TemplateError(
-                f"Parameter {parameter!r} is not a declared template parameter (at {at}.Parameter)"
-            )
+    for at, entry in parameter_entries(raw_template, "LocalReceivers", {"Path"}):
+        path = entry.get("Path", "/")
         if not isinstance(path, str) or not path.startswith("/") or path.startswith(CONTROL):
             raise TemplateError(f"Path {path!r} must start with / and not with {CONTROL} (at {at}.Path)")
-        result.append(LocalReceiverSpec(parameter, path))
-    parameters = [r.parameter for r in result]
-    repeated = sorted({p for p in parameters if parameters.count(p) > 1})
-    if repeated:
-        raise TemplateError(f"local receivers declared twice for {repeated} (at {WHERE})")
+        result.append(LocalReceiverSpec(entry["Parameter"], path))
     return result
 
 

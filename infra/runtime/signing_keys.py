@@ -27,10 +27,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from infra.template.errors import TemplateError
+from infra.template.metadata_entries import parameter_entries
 from infra.template.yaml_loader import read_template_file
 from waiting_room.logic.tokens import KeyStatus, key_document
 
-WHERE = "Metadata.Surge.LocalSigningKeys"
 ALGORITHMS = ("ES256",)
 
 
@@ -42,36 +42,14 @@ class LocalSigningKey:
 
 def declared_signing_keys(raw_template: Mapping[str, Any]) -> list[LocalSigningKey]:
     """The validated entries; TemplateError naming the entry for anything unexpected."""
-    metadata = raw_template.get("Metadata") or {}
-    surge = metadata.get("Surge") if isinstance(metadata, dict) else None
-    entries = surge.get("LocalSigningKeys") if isinstance(surge, dict) else None
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        raise TemplateError(f"LocalSigningKeys must be a list (at {WHERE})")
-    declared_parameters = raw_template.get("Parameters") or {}
     result: list[LocalSigningKey] = []
-    for i, entry in enumerate(entries):
-        at = f"{WHERE}[{i}]"
-        if not isinstance(entry, dict):
-            raise TemplateError(f"a local signing key must be a mapping (at {at})")
-        unknown = sorted(set(entry) - {"Parameter", "Algorithm"})
-        if unknown:
-            raise TemplateError(f"local signing key has unknown keys {unknown} (at {at})")
-        parameter, algorithm = entry.get("Parameter"), entry.get("Algorithm")
-        if not isinstance(parameter, str) or parameter not in declared_parameters:
-            raise TemplateError(
-                f"Parameter {parameter!r} is not a declared template parameter (at {at}.Parameter)"
-            )
+    for at, entry in parameter_entries(raw_template, "LocalSigningKeys", {"Algorithm"}):
+        algorithm = entry.get("Algorithm")
         if algorithm not in ALGORITHMS:
             raise TemplateError(
                 f"Algorithm {algorithm!r} is not supported; use one of {list(ALGORITHMS)} (at {at}.Algorithm)"
             )
-        result.append(LocalSigningKey(parameter, algorithm))
-    parameters = [key.parameter for key in result]
-    repeated = sorted({p for p in parameters if parameters.count(p) > 1})
-    if repeated:
-        raise TemplateError(f"local signing keys declared twice for {repeated} (at {WHERE})")
+        result.append(LocalSigningKey(entry["Parameter"], algorithm))
     return result
 
 
