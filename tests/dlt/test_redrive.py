@@ -193,7 +193,7 @@ def test_a_redrive_killed_half_way_sends_every_dead_letter_exactly_once(
     servers, topics, make_topic, tmp_path, stop
 ):
     source, dlt, template = topics
-    count = 400
+    count = 800  # 8 s at --rate 100: the kill at ~150 lands well before the end, also on a loaded machine
     dead_letter_originals(
         servers, source, dlt, [(b"k%d" % (i % 7), b"%d" % i, [("n", b"%d" % i)]) for i in range(count)]
     )

@@ -64,4 +64,10 @@ def test_admission_is_paced_capped_and_skips_abandoned_users(start_runtime, ddb,
     assert walked_silent, "admission never reached a silent user: the test proved nothing"
     assert all(entries[e].state == "ABANDONED" for e in walked_silent)
     assert not (silent & audience.log.ever_active), "a user who never polled was admitted"
-    assert samples[-1][1]["abandoned"] == len(walked_silent)
+    # A poller is abandoned too when its polls come further apart than the heartbeat: that happens only
+    # when the audience's own rounds are slow (a loaded machine), and then it is what should happen.
+    abandoned_pollers = {e for e in pollers if entries[e].state == "ABANDONED"}
+    assert samples[-1][1]["abandoned"] == len(walked_silent) + len(abandoned_pollers)
+    if abandoned_pollers:
+        slowest = max(audience.log.rounds, default=0.0)
+        assert slowest > HEARTBEAT / 2, (len(abandoned_pollers), slowest)

@@ -302,7 +302,7 @@ def test_partial_failure_commits_up_to_the_lowest_failed_offset(
     make_topic, producer, probe, run_source, servers
 ):
     topic = make_topic()
-    probe.script({"return": _failure(topic, 2)}, {"sleep": 1.5})
+    probe.script({"return": _failure(topic, 2)}, {"sleep": 4.0})  # a redelivery long enough to look at
     source = run_source(topic, report_batch_item_failures=True)
     send(producer, topic, [{"n": i} for i in range(5)])
     wait_until(lambda: len(probe.events()) == 2)
