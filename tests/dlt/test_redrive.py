@@ -210,7 +210,12 @@ def test_a_redrive_killed_half_way_sends_every_dead_letter_exactly_once(
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         # Batches of 100 at 100/s: killed at ~150, the second batch is half sent and not committed.
-        wait_until(lambda: sum(watcher.end_offsets(parts).values()) >= 150, timeout=90, interval=0.01)
+        # Killed mid-batch for sure: a count inside a batch, not at its end (its commit may be next).
+        def mid_batch() -> bool:
+            sent = sum(watcher.end_offsets(parts).values())
+            return sent >= 150 and 10 < sent % 100 < 90
+
+        wait_until(mid_batch, timeout=90, interval=0.01)
     finally:
         first.send_signal(stop)
         first.wait(timeout=30)
