@@ -207,7 +207,16 @@ def test_a_redrive_killed_half_way_sends_every_dead_letter_exactly_once(
     }
     watcher = KafkaConsumer(bootstrap_servers=servers)
     parts = [TopicPartition(target, p) for p in (0, 1)]
-    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # A Ctrl-C must reach it also when this suite runs in the background (where SIGINT is ignored and
+    # the child would inherit that).
+    first = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         # Batches of 100 at 100/s: killed at ~150, the second batch is half sent and not committed.
         # Killed mid-batch for sure: a count inside a batch, not at its end (its commit may be next).
