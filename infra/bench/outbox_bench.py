@@ -21,11 +21,11 @@ from common.config import Endpoints
 from common.outbox.envelope import OutboxEvent
 from common.outbox.items import NotAnOutboxItem, event_from_item, outbox_put
 from infra.bench.report import Report
-from infra.demo.orders_verify import percentile
 from infra.loadgen.http_load import Request, run_load
 from infra.runtime.app import LocalRuntime
 from infra.stack.clients import dynamodb_client, dynamodbstreams_client
 from infra.stack.stack import provision
+from infra.stats import percentile
 from infra.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,11 +72,11 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
             report.add(
                 "outbox",
                 "commit -> on Kafka latency p50",
-                percentile(latencies, 50),
+                percentile(latencies, 50) or 0.0,
                 "ms",
                 f"{paced:,} events at about 50/s, relay running",
             )
-            report.add("outbox", "commit -> on Kafka latency p99", percentile(latencies, 99), "ms")
+            report.add("outbox", "commit -> on Kafka latency p99", percentile(latencies, 99) or 0.0, "ms")
             _orders_rate(runtime, report, max(100, int(1_000 * args.scale)), run)
         finally:
             runtime.stop()

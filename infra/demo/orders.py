@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common.config import Endpoints
-from infra.demo.orders_verify import OrdersState, percentile
+from infra.demo.orders_verify import OrdersState
 from infra.loadgen.http_load import LoadResult, Request, run_load
 from infra.loadgen.progress import Progress, elapsed_since
 from infra.runtime_process import RuntimeProcess
 from infra.stack.clients import dynamodb_client
+from infra.stats import percentile
 from infra.template import load_template
 
 TEMPLATE = Path("template.yaml")
@@ -308,8 +309,8 @@ def report(result: OrdersDemoResult) -> str:
         f"(per user: initial = left + totals of completed orders)",
         f"  stock never negative     {'yes' if min(s.stock.values(), default=0) >= 0 else 'NO'}",
         f"outbox items                {published:,} published, {pending:,} pending, {stuck:,} stuck",
-        f"publish latency             commit -> on Kafka p50 {percentile(latencies, 50):.0f} ms  "
-        f"p95 {percentile(latencies, 95):.0f} ms  p99 {percentile(latencies, 99):.0f} ms ({len(latencies):,} events)",
+        f"publish latency             commit -> on Kafka p50 {percentile(latencies, 50) or 0:.0f} ms  "
+        f"p95 {percentile(latencies, 95) or 0:.0f} ms  p99 {percentile(latencies, 99) or 0:.0f} ms ({len(latencies):,} events)",
         f"events applied twice        {result.applied_twice()} (must be 0)",
         f"data platform               {len(completed_events & set(platform.get('keys', []))):,}/{len(completed_events):,} "
         f"order.completed received, {platform.get('duplicates', 0):,} duplicates (dropped by Idempotency-Key), "

@@ -5,7 +5,6 @@ outbox drained, one notification per payment, every order.completed at the data 
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,11 +117,3 @@ class OrdersState:
 
     def event_ids(self, event_type: str) -> set[str]:
         return {i["eventId"]["S"] for i in self.outbox if i["eventType"]["S"] == event_type}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, int(pct) - 1))]

@@ -20,6 +20,7 @@ from typing import IO, Any
 from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, TIMEOUT_ERROR, InvocationResult
 from infra.runtime.kafka.events import KafkaBatch
 from infra.runtime.wire import recv_frame, send_frame
+from infra.stats import percentile
 
 # Variables a worker inherits from surge's own environment; everything else comes from the template.
 _INHERITED = (
@@ -273,14 +274,6 @@ class FunctionStats:
             },
             "init_duration_ms": {"p50": percentile(inits, 50), "max": inits[-1] if inits else None},
         }
-
-
-def percentile(ordered: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not ordered:
-        return None
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return round(ordered[rank - 1], 3)
 
 
 class _Pool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.runtime.commands import format_status
-from infra.runtime.workers import percentile
+from infra.stats import percentile
 
 
 def test_percentile_is_nearest_rank():
