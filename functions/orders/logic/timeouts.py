@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from common.observability import logger
-from orders.errors import WrongStatus
+from orders.errors import NotFound, WrongStatus
 from orders.logic.orders import PAYMENT_TIMEOUT, OrderService
-from orders.models.api import OrderStatus
 
 if TYPE_CHECKING:
     from orders.dal.orders_repo import OrdersRepository
@@ -35,15 +34,11 @@ class PaymentTimeouts:
         expired = self.repository.awaiting_payment_since_before(now - self.timeout, self.limit)
         cancelled = settled = 0
         for order_id in expired:
-            order = self.repository.get_order(order_id)
-            if order is None or order.status is not OrderStatus.RESERVED:
-                settled += 1  # the index lags the table by a moment
-                continue
             # A schedule has no request to take a correlation id from: one per cancelled order.
             try:
                 self.service.cancel(order_id, now, f"timeout-{order_id}", reason=PAYMENT_TIMEOUT)
-            except WrongStatus:
-                settled += 1
+            except (NotFound, WrongStatus):
+                settled += 1  # paid or cancelled since the index was read (it lags the table too)
                 continue
             cancelled += 1
             logger.info("payment timed out: order cancelled", extra={"orderId": order_id})
