@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from common.outbox.envelope import OutboxEvent
 from common.outbox.items import outbox_put
 from common.types import iso
+from orders.dal.orders_repo import points_key  # the orders capability's points item
 from waiting_room.dal.seats_repo import cancellation_causes, hold_key, seat_key, slot_key
 from waiting_room.models.seats import Hold, HoldCancelled, HoldConflict, HoldStatus, SeatStatus
 
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
 
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
-
-def points_key(user_id: str) -> dict[str, dict[str, str]]:
-    """The orders capability's points item (orders/dal/orders_repo.py points_key)."""
-    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "POINTS"}}
 
 
 def reservation_key(hold_id: str) -> dict[str, dict[str, str]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from orders.dal.orders_repo import points_key
 from tests.unit.outbox.conftest import create_from_template
 from tests.unit.waiting_room.seat_support import (
     CONCERT,
@@ -21,7 +22,7 @@ from tests.unit.waiting_room.seat_support import (
     wiring,  # noqa: F401  (fixture)
 )
 from tests.unit.waiting_room.test_seat_api import body, call, hold, list_seats
-from waiting_room.dal.hold_payments_repo import HoldPaymentRepository, points_key
+from waiting_room.dal.hold_payments_repo import HoldPaymentRepository
 from waiting_room.handlers import seats
 from waiting_room.logic.hold_payment import HoldPaymentService
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from infra.template import HttpApiEventSpec, ScheduleEventSpec, load_template
+from orders.dal.orders_repo import points_key
 from tests.conftest import TEMPLATE
 from tests.unit.coupons.support import FakeContext
 from tests.unit.outbox.conftest import create_from_template
@@ -28,7 +29,7 @@ from tests.unit.waiting_room.seat_support import (
     ddb,  # noqa: F401  (fixture)
     wiring,  # noqa: F401  (fixture)
 )
-from waiting_room.dal.hold_payments_repo import HoldPaymentRepository, points_key
+from waiting_room.dal.hold_payments_repo import HoldPaymentRepository
 from waiting_room.handlers import hold_sweeper, seats
 from waiting_room.logic.hold_payment import HoldPaymentService
 from waiting_room.logic.holds import HoldSweeper
