@@ -118,13 +118,21 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.ok() else 1
 
 
-def _control(base_url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _receiver(base_url: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    path = CONTROL + ("/fail" if body is not None else "?keys")
     request = urllib.request.Request(base_url + path, data=data, method="POST" if data else "GET")
     with urllib.request.urlopen(request, timeout=10) as answer:
         result: dict[str, Any] = json.loads(answer.read())
         return result
+
+
+def receiver_stats(base_url: str) -> dict[str, Any]:
+    """What the data platform's receiver got, with every Idempotency-Key."""
+    return _receiver(base_url, CONTROL + "?keys")
+
+
+def receiver_fail_for(base_url: str, seconds: float) -> None:
+    _receiver(base_url, CONTROL + "/fail", {"seconds": seconds})
 
 
 def _receiver_base(runtime: OrdersTarget) -> str:
@@ -204,19 +212,19 @@ def surge(runtime: OrdersTarget, args: argparse.Namespace) -> OrdersDemoResult:
     settle_started = time.monotonic()
 
     def reserved_or_rejected() -> tuple[bool, str]:
-        state = OrdersState.read(ddb, orders_table, outbox_table, run)
+        state = OrdersState.read(ddb, orders_table, None, run)
         waiting = sum(1 for i in ids if state.status_of(i) == "CREATED")
         return waiting == 0, f"{len(ids) - waiting:,}/{len(ids):,} reserved or rejected"
 
     _wait("inventory", reserved_or_rejected, args.settle_timeout)
-    state = OrdersState.read(ddb, orders_table, outbox_table, run)
+    state = OrdersState.read(ddb, orders_table, None, run)
     reserved = [i for i in ids if state.status_of(i) == "RESERVED"]
     rng.shuffle(reserved)
     n_pay, n_cancel = int(len(reserved) * args.pay), int(len(reserved) * args.cancel)
     to_pay, to_cancel = reserved[:n_pay], reserved[n_pay : n_pay + n_cancel]
     left_unpaid = set(reserved[n_pay + n_cancel :])
 
-    _control(platform, {"seconds": args.outage})
+    receiver_fail_for(platform, args.outage)
     print(f"  data platform: failing for {args.outage:.0f}s from now", flush=True)
     paying = run_load(
         runtime.url,
@@ -238,7 +246,7 @@ def surge(runtime: OrdersTarget, args: argparse.Namespace) -> OrdersDemoResult:
         errors.append(f"cancels answered {cancelling.by_status()}")
 
     def completed() -> tuple[bool, str]:
-        s = OrdersState.read(ddb, orders_table, outbox_table, run)
+        s = OrdersState.read(ddb, orders_table, None, run)
         done = sum(1 for i in paid if s.status_of(i) == "COMPLETED")
         return done == len(paid), f"{done:,}/{len(paid):,} paid orders completed"
 
@@ -253,7 +261,7 @@ def surge(runtime: OrdersTarget, args: argparse.Namespace) -> OrdersDemoResult:
     def settled() -> tuple[bool, str]:
         s = OrdersState.read(ddb, orders_table, outbox_table, run)
         _, pending, _ = s.outbox_counts(alert_attempts)
-        got = set(_control(platform).get("keys", []))
+        got = set(receiver_stats(platform).get("keys", []))
         missing = len(s.event_ids("order.completed") - got)
         waiting = s.not_terminal()
         return (waiting == 0 and pending == 0 and missing == 0), (
@@ -273,7 +281,7 @@ def surge(runtime: OrdersTarget, args: argparse.Namespace) -> OrdersDemoResult:
         state=OrdersState.read(ddb, orders_table, outbox_table, run),
         initial_stock=initial_stock,
         initial_points=initial_points,
-        platform=_control(platform),
+        platform=receiver_stats(platform),
         alert_attempts=alert_attempts,
         settle_seconds=time.monotonic() - settle_started,
         args=args,
