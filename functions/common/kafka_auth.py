@@ -30,7 +30,7 @@ def read_secret(arn: str) -> str:
 def producer_auth_options(
     env: Mapping[str, str] | None = None, read: SecretReader = read_secret
 ) -> dict[str, Any]:
-    """kafka-python producer options for the configured mechanism ({} for plaintext)."""
+    """librdkafka (confluent-kafka) producer properties for the configured mechanism ({} for plaintext)."""
     env = os.environ if env is None else env
     mechanism = (env.get("KAFKA_SASL_MECHANISM") or "NONE").upper()
     if mechanism not in MECHANISMS:
@@ -50,8 +50,8 @@ def producer_auth_options(
     except (ValueError, KeyError, TypeError) as exc:
         raise KafkaAuthError(f"secret {arn} must be JSON with 'username' and 'password'") from exc
     return {
-        "security_protocol": "SASL_SSL",  # MSK and hosted brokers take SASL only over TLS
-        "sasl_mechanism": mechanism,
-        "sasl_plain_username": username,
-        "sasl_plain_password": password,
+        "security.protocol": "SASL_SSL",  # MSK and hosted brokers take SASL only over TLS
+        "sasl.mechanism": mechanism,
+        "sasl.username": username,
+        "sasl.password": password,
     }

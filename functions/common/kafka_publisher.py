@@ -4,12 +4,18 @@ The producer is idempotent with acks=all, so a retried send never duplicates a r
 the record is on every in-sync replica. Timeouts are short on purpose: an API caller waiting on an
 unavailable broker should get a 503 within a few seconds, not hang until the function times out.
 Credentials (SASL from Secrets Manager on AWS, none locally) come from common/kafka_auth.py.
+
+confluent-kafka (librdkafka) rather than kafka-python: every publish here waits for its own ack, and a
+serial send+ack costs 0.27 ms of wall and 0.09 ms of CPU with it against 0.87 ms and 0.67 ms with
+kafka-python on the same broker (README, "The accept path").
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,20 +24,46 @@ from common.kafka_auth import producer_auth_options
 
 Headers = Sequence[tuple[str, bytes]]
 
-# Upper bound on how long one publish may take end to end (bootstrap + metadata + ack).
-_BOOTSTRAP_TIMEOUT_MS = 3_000
-_MAX_BLOCK_MS = 3_000
+# Upper bound on how long one publish may take end to end (connect + metadata + ack).
+_CONNECT_TIMEOUT_MS = 3_000
 _REQUEST_TIMEOUT_MS = 3_000
-_DELIVERY_TIMEOUT_MS = 5_000  # must be >= request_timeout_ms + linger_ms
-_ACK_WAIT_S = 6.0
+_MESSAGE_TIMEOUT_MS = 5_000  # librdkafka fails the delivery after this, retries included
+_ACK_WAIT_S = 6.0  # a little longer, so the delivery report (with its reason) normally comes first
+_POLL_SLICE_S = 0.1  # another thread's poll may serve our report; look again at least this often
+
+# librdkafka's own log lines (broker down, retries) go through Python logging, not raw stderr.
+_librdkafka_log = logging.getLogger("surge.kafka.producer")
 
 
 class PublishError(Exception):
     """The record was not acknowledged by the broker; the caller must not assume it was stored."""
 
 
+class DeliveryFailed(RuntimeError):
+    """librdkafka reported the record as not delivered (its error says why)."""
+
+
+class _Delivery:
+    """The delivery report of one record, filled in by librdkafka's callback during `poll`."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: Any = None
+        self.partition = -1
+        self.offset = -1
+
+    def __call__(self, error: Any, message: Any) -> None:
+        self.error = error
+        if error is None:
+            self.partition, self.offset = message.partition(), message.offset()
+        self.done.set()
+
+
 class KafkaPublisher:
-    """Lazily creates one `KafkaProducer`; a failed producer is discarded and rebuilt on next use."""
+    """Lazily creates one confluent-kafka `Producer`; a failed producer is discarded and rebuilt on next use.
+
+    `producer_options` are librdkafka configuration properties (dotted names) that override the defaults.
+    """
 
     def __init__(self, bootstrap_servers: str | None = None, **producer_options: Any) -> None:
         self._bootstrap_servers = bootstrap_servers
@@ -43,20 +75,23 @@ class KafkaPublisher:
         with self._lock:
             if self._producer is None:
                 # Imported here so modules that only define ports and errors stay importable without kafka.
-                from kafka import KafkaProducer
+                from confluent_kafka import Producer
 
                 servers = self._bootstrap_servers or Endpoints.from_env().require_kafka()
-                options = {**producer_auth_options(), **self._options}
-                self._producer = KafkaProducer(
-                    bootstrap_servers=servers.split(","),
-                    acks="all",
-                    enable_idempotence=True,
-                    linger_ms=0,
-                    bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,
-                    max_block_ms=_MAX_BLOCK_MS,
-                    request_timeout_ms=_REQUEST_TIMEOUT_MS,
-                    delivery_timeout_ms=_DELIVERY_TIMEOUT_MS,
-                    **options,
+                self._producer = Producer(
+                    {
+                        "bootstrap.servers": servers,
+                        "acks": "all",
+                        "enable.idempotence": True,
+                        "linger.ms": 0,  # each caller waits for its own record: send it now
+                        "socket.nagle.disable": True,
+                        "socket.connection.setup.timeout.ms": _CONNECT_TIMEOUT_MS,
+                        "request.timeout.ms": _REQUEST_TIMEOUT_MS,
+                        "message.timeout.ms": _MESSAGE_TIMEOUT_MS,
+                        "logger": _librdkafka_log,
+                        **producer_auth_options(),
+                        **self._options,
+                    }
                 )
             return self._producer
 
@@ -66,18 +101,28 @@ class KafkaPublisher:
         if producer is not None:
             # Closing a broken producer must not mask the error that made us discard it.
             with contextlib.suppress(Exception):
-                producer.close(timeout=1)
+                producer.purge()
+                producer.close()
 
     def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()) -> tuple[int, int]:
         """Send one record and block until acknowledged; returns (partition, offset)."""
+        delivery = _Delivery()
         try:
-            future = self._get_producer().send(topic, key=key, value=value, headers=list(headers))
-            metadata = future.get(timeout=_ACK_WAIT_S)
+            producer = self._get_producer()
+            producer.produce(topic, value=value, key=key, headers=list(headers), on_delivery=delivery)
+            deadline = time.monotonic() + _ACK_WAIT_S
+            while not delivery.done.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no delivery report within {_ACK_WAIT_S:g} s")
+                producer.poll(min(remaining, _POLL_SLICE_S))
+            if delivery.error is not None:
+                raise DeliveryFailed(str(delivery.error))
         except Exception as exc:
-            # A producer that timed out may hold a fenced/expired idempotence epoch: start fresh next time.
+            # A producer that failed may hold a fenced/expired idempotence epoch: start fresh next time.
             self._discard_producer()
             raise PublishError(f"publish to {topic!r} failed: {type(exc).__name__}: {exc}") from exc
-        return int(metadata.partition), int(metadata.offset)
+        return delivery.partition, delivery.offset
 
     def close(self) -> None:
         self._discard_producer()

@@ -1,8 +1,9 @@
 """The accept bench's baselines: the least a server can do for each route, in one process.
 
-- `issue`: a ThreadingHTTPServer that, per POST, publishes one record with one shared kafka-python
-  producer (acks=all, idempotent, linger 0, as the API function's publisher) and answers 202 with a
-  request id once the broker acknowledged.
+- `issue`: a ThreadingHTTPServer that, per POST, publishes one record with one shared confluent-kafka
+  producer (the library and settings of the API function's publisher: acks=all, idempotent, linger 0,
+  Nagle off) and answers 202 with a request id once the broker acknowledged. One thread serves the
+  producer's delivery reports, so the records of concurrent requests share produce requests.
 - `read`: the same server doing one consistent GetItem per GET with one shared boto3 client, 200
   with the item or 202 PENDING when there is none (what `GET /coupon-requests/{id}` answers).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,11 +53,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def issue_answer(bootstrap: str, topic: str) -> Any:
-    from kafka import KafkaProducer
+    from confluent_kafka import Producer
 
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True, linger_ms=0
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 0,
+            "socket.nagle.disable": True,
+        }
     )
+
+    def serve_delivery_reports() -> None:
+        while True:
+            producer.poll(0.1)
+
+    threading.Thread(target=serve_delivery_reports, name="delivery-reports", daemon=True).start()
 
     def answer(path: str, body: bytes) -> tuple[int, Any]:
         coupon_id = path.split("/")[2] if path.count("/") >= 3 else "bench"
@@ -67,7 +81,19 @@ def issue_answer(bootstrap: str, topic: str) -> Any:
             "userId": user,
             "requestedAt": datetime.now(UTC).isoformat(),
         }
-        producer.send(topic, key=coupon_id.encode(), value=json.dumps(record).encode()).get(timeout=10)
+        acked = threading.Event()
+        failure: list[Any] = []
+
+        def on_delivery(error: Any, _message: Any) -> None:
+            if error is not None:
+                failure.append(error)
+            acked.set()
+
+        producer.produce(
+            topic, key=coupon_id.encode(), value=json.dumps(record).encode(), on_delivery=on_delivery
+        )
+        if not acked.wait(10) or failure:
+            return 503, {"message": f"not acknowledged: {failure or 'timeout'}"}
         return 202, {"requestId": request_id, "status": "PENDING"}
 
     return answer

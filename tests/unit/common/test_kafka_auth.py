@@ -23,10 +23,10 @@ def test_sasl_over_tls_with_the_secrets_credentials(mechanism: str) -> None:
     read = {ARN: json.dumps({"username": "surge", "password": "s3cret"})}.__getitem__
     options = producer_auth_options({"KAFKA_SASL_MECHANISM": mechanism, "KAFKA_SASL_SECRET_ARN": ARN}, read)
     assert options == {
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": mechanism,
-        "sasl_plain_username": "surge",
-        "sasl_plain_password": "s3cret",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": mechanism,
+        "sasl.username": "surge",
+        "sasl.password": "s3cret",
     }
 
 
@@ -58,4 +58,4 @@ def test_the_secret_is_read_from_secrets_manager(monkeypatch: pytest.MonkeyPatch
             {"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_SECRET_ARN": created["ARN"]}
         )
         assert read_secret(created["ARN"]) == json.dumps({"username": "u", "password": "p"})
-    assert options["sasl_plain_username"] == "u" and options["sasl_plain_password"] == "p"
+    assert options["sasl.username"] == "u" and options["sasl.password"] == "p"

@@ -1,4 +1,4 @@
-"""KafkaPublisher: options, ack wait, PublishError, producer rebuilt after a failure (no broker needed)."""
+"""KafkaPublisher: librdkafka options, ack wait, PublishError, producer rebuilt after a failure (no broker)."""
 
 from __future__ import annotations
 
@@ -10,70 +10,107 @@ from common import kafka_publisher
 from common.kafka_publisher import KafkaPublisher, PublishError
 
 
-class FakeFuture:
-    def __init__(self, error: Exception | None) -> None:
-        self.error = error
+class FakeMessage:
+    def partition(self) -> int:
+        return 2
 
-    def get(self, timeout: float) -> Any:
-        assert timeout <= 10
-        if self.error:
-            raise self.error
-        return type("Meta", (), {"partition": 2, "offset": 41})()
+    def offset(self) -> int:
+        return 41
 
 
 class FakeProducer:
-    instances: list[FakeProducer] = []
-    fail_next: Exception | None = None
+    """Queues delivery reports on produce and serves them on poll, as librdkafka does."""
 
-    def __init__(self, **config: Any) -> None:
+    instances: list[FakeProducer] = []
+    fail_next: str | None = None  # a delivery error to report for the next record
+    silent_next = False  # report nothing for the next record (a broker that never answers)
+
+    def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.sent: list[tuple[Any, ...]] = []
+        self.pending: list[Any] = []
+        self.polls = 0
         self.closed = False
         FakeProducer.instances.append(self)
 
-    def send(self, topic: str, key: bytes | None, value: bytes, headers: list[Any]) -> FakeFuture:
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[Any], on_delivery: Any
+    ) -> None:
         self.sent.append((topic, key, value, headers))
+        if FakeProducer.silent_next:
+            FakeProducer.silent_next = False
+            return
         error, FakeProducer.fail_next = FakeProducer.fail_next, None
-        return FakeFuture(error)
+        self.pending.append(lambda: on_delivery(error, None if error else FakeMessage()))
 
-    def close(self, timeout: float) -> None:
+    def poll(self, timeout: float) -> int:
+        assert 0 < timeout <= 10
+        self.polls += 1
+        served, self.pending = self.pending, []
+        for report in served:
+            report()
+        return len(served)
+
+    def purge(self) -> None:
+        self.pending = []
+
+    def close(self) -> bool:
         self.closed = True
+        return True
 
 
 @pytest.fixture(autouse=True)
 def fake_kafka(monkeypatch):
-    import kafka
+    import confluent_kafka
 
     FakeProducer.instances = []
-    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
+    FakeProducer.fail_next, FakeProducer.silent_next = None, False
+    monkeypatch.setattr(confluent_kafka, "Producer", FakeProducer)
 
 
-def test_publish_waits_for_ack_with_durable_options():
+def test_publish_waits_for_the_delivery_report_with_durable_options():
     publisher = KafkaPublisher("broker-a:9092,broker-b:9092")
     assert publisher.publish("t", b"k", b"v", [("content-type", b"application/json")]) == (2, 41)
     assert publisher.publish("t", b"k", b"v2") == (2, 41)
     [producer] = FakeProducer.instances  # reused across calls
-    assert producer.config["acks"] == "all" and producer.config["enable_idempotence"] is True
-    assert producer.config["bootstrap_servers"] == ["broker-a:9092", "broker-b:9092"]
-    assert producer.config["max_block_ms"] <= 5000 and producer.config["request_timeout_ms"] <= 5000
+    assert producer.config["acks"] == "all" and producer.config["enable.idempotence"] is True
+    assert producer.config["bootstrap.servers"] == "broker-a:9092,broker-b:9092"
+    assert producer.config["linger.ms"] == 0
+    assert producer.config["message.timeout.ms"] <= 5000 and producer.config["request.timeout.ms"] <= 5000
     assert producer.sent[0] == ("t", b"k", b"v", [("content-type", b"application/json")])
+    assert producer.polls == 2  # one poll per record: it returns once the report is served
 
 
-def test_failure_raises_publish_error_and_rebuilds_producer():
+def test_a_delivery_error_raises_publish_error_and_rebuilds_the_producer():
     publisher = KafkaPublisher("broker:9092")
-    FakeProducer.fail_next = TimeoutError("no ack")
-    with pytest.raises(PublishError, match="no ack"):
+    FakeProducer.fail_next = "KafkaError{code=_MSG_TIMED_OUT}"
+    with pytest.raises(PublishError, match="_MSG_TIMED_OUT"):
         publisher.publish("t", b"k", b"v")
     assert FakeProducer.instances[0].closed
     assert publisher.publish("t", b"k", b"v") == (2, 41)
     assert len(FakeProducer.instances) == 2
 
 
+def test_no_report_within_the_ack_wait_is_a_publish_error(monkeypatch):
+    monkeypatch.setattr(kafka_publisher, "_ACK_WAIT_S", 0.05)
+    monkeypatch.setattr(kafka_publisher, "_POLL_SLICE_S", 0.01)
+    FakeProducer.silent_next = True
+    publisher = KafkaPublisher("broker:9092")
+    with pytest.raises(PublishError, match="no delivery report"):
+        publisher.publish("t", b"k", b"v")
+    assert FakeProducer.instances[0].closed
+
+
+def test_producer_options_override_the_defaults():
+    KafkaPublisher("broker:9092", **{"message.timeout.ms": 1000}).publish("t", None, b"v")
+    assert FakeProducer.instances[0].config["message.timeout.ms"] == 1000
+
+
 def test_default_publisher_reads_bootstrap_servers_from_env(monkeypatch):
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "10.0.0.1:9092")
     monkeypatch.setattr(kafka_publisher, "_default", None)
     kafka_publisher.publish("t", None, b"v")
-    assert FakeProducer.instances[0].config["bootstrap_servers"] == ["10.0.0.1:9092"]
+    assert FakeProducer.instances[0].config["bootstrap.servers"] == "10.0.0.1:9092"
     monkeypatch.setattr(kafka_publisher, "_default", None)
 
 
