@@ -133,6 +133,11 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
         return
     seconds = max(5.0, 20.0 * args.scale)
     print(f"  load generator: {_describe(tool)}; {seconds:.0f} s per round", flush=True)
+    # Same conditions for both: the baselines publish to the template's topic, so the issuer drains then too.
+    print(
+        "  the runtime's issuer drains coupon.issue-requested during every round, baselines' included",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="surge-accept-") as tmp:
         scratch = Path(tmp)
         runtime = RuntimeProcess(REPO / "template.yaml", scratch / "state", endpoints=endpoints)
