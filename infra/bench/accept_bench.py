@@ -125,6 +125,10 @@ def _run_ab(url: str, method: str, seconds: float, scratch: Path) -> Load:
     )
 
 
+# Each condition runs both routes against both servers; "paused" measures the accept path alone.
+CONDITIONS = ("issuer draining", "issuer paused")
+
+
 def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> None:
     tool = load_generator()
     if tool is None:
@@ -133,48 +137,87 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
         return
     seconds = max(5.0, 20.0 * args.scale)
     print(f"  load generator: {_describe(tool)}; {seconds:.0f} s per round", flush=True)
-    # Same conditions for both: the baselines publish to the template's topic, so the issuer drains then too.
-    print(
-        "  the runtime's issuer drains coupon.issue-requested during every round, baselines' included",
-        flush=True,
-    )
     with tempfile.TemporaryDirectory(prefix="surge-accept-") as tmp:
         scratch = Path(tmp)
-        runtime = RuntimeProcess(REPO / "template.yaml", scratch / "state", endpoints=endpoints)
-        baselines: list[subprocess.Popen[bytes]] = []
-        try:
-            runtime.start()
-            table = "surge-coupons"  # the template's CouponsTable (`${AWS::StackName}-coupons`)
-            coupon = f"accept-{uuid.uuid4().hex[:8]}"
-            _post(
-                runtime.url + "/coupons",
-                {"name": "accept bench", "totalQuantity": 1_000_000, "couponId": coupon},
-            )
-            issue_port, read_port = free_port(), free_port()
-            kafka = endpoints.require_kafka()
-            baselines.append(_baseline(["issue", "--kafka", kafka], issue_port, endpoints, scratch))
-            baselines.append(_baseline(["read", "--table", table], read_port, endpoints, scratch))
-            routes = [
-                ("issue", "POST", f"/coupons/{coupon}/issue", issue_port),
-                ("read", "GET", f"/coupon-requests/{READ_ID}", read_port),
-            ]
-            for _name, method, path, _port in routes:  # the runtime's environments start here
-                run_load(tool, runtime.url + path, method, 8, scratch)
-            for name, method, path, port in routes:
-                base = run_load(tool, f"http://127.0.0.1:{port}{path}", method, seconds, scratch)
-                surge = run_load(tool, runtime.url + path, method, seconds, scratch)
-                label = f"{method} {path.replace(coupon, '{id}').replace(READ_ID, '{id}')}"
-                _record(report, f"baseline {name} server", base)
-                _record(report, f"surge local up: {label}", surge)
-                report.ratio(
-                    "accept", f"{name}: runtime / baseline accepted/s", surge.rate, base.rate, TARGET_RATIO
+        for condition in CONDITIONS:
+            # Same conditions for both servers: the baselines publish to the template's topic, so
+            # the runtime's issuer drains their records too, or drains nobody's.
+            if condition == "issuer draining":
+                print(
+                    "  issuer draining: the runtime's issuer consumes coupon.issue-requested during"
+                    " every round, baselines' included",
+                    flush=True,
                 )
-            _function_durations(report, runtime.status())
-        finally:
-            for process in baselines:
-                process.terminate()
-                process.wait(timeout=10)
-            runtime.stop()
+                template = REPO / "template.yaml"
+            else:
+                print(
+                    "  issuer paused: the issuer's event source is disabled (Enabled: false) and"
+                    " nothing consumes coupon.issue-requested, for either server",
+                    flush=True,
+                )
+                template = issuer_paused_template(scratch)
+            _measure(endpoints, report, tool, seconds, template, condition, scratch)
+
+
+def issuer_paused_template(scratch: Path) -> Path:
+    """template.yaml with the issuer's Kafka event source disabled, everything else as deployed."""
+    text = (REPO / "template.yaml").read_text()
+    source = "            ConsumerGroupId: coupon-issuer\n"
+    code = "    CodeUri: functions/\n"
+    if text.count(source) != 1 or text.count(code) != 1:
+        raise RuntimeError("template.yaml changed shape: update accept_bench.issuer_paused_template")
+    text = text.replace(source, source + "            Enabled: false\n")
+    text = text.replace(code, f"    CodeUri: {REPO / 'functions'}/\n")  # the copy lives elsewhere
+    path = scratch / "template-issuer-paused.yaml"
+    path.write_text(text)
+    return path
+
+
+def _measure(
+    endpoints: Endpoints,
+    report: Report,
+    tool: str,
+    seconds: float,
+    template: Path,
+    condition: str,
+    scratch: Path,
+) -> None:
+    state = scratch / condition.replace(" ", "-")
+    runtime = RuntimeProcess(template, state, endpoints=endpoints)
+    baselines: list[subprocess.Popen[bytes]] = []
+    try:
+        runtime.start()
+        table = "surge-coupons"  # the template's CouponsTable (`${AWS::StackName}-coupons`)
+        coupon = f"accept-{uuid.uuid4().hex[:8]}"
+        _post(
+            runtime.url + "/coupons",
+            {"name": "accept bench", "totalQuantity": 1_000_000, "couponId": coupon},
+        )
+        issue_port, read_port = free_port(), free_port()
+        kafka = endpoints.require_kafka()
+        baselines.append(_baseline(["issue", "--kafka", kafka], issue_port, endpoints, state))
+        baselines.append(_baseline(["read", "--table", table], read_port, endpoints, state))
+        routes = [
+            ("issue", "POST", f"/coupons/{coupon}/issue", issue_port),
+            ("read", "GET", f"/coupon-requests/{READ_ID}", read_port),
+        ]
+        for _name, method, path, _port in routes:  # the runtime's environments start here
+            run_load(tool, runtime.url + path, method, 8, state)
+        for name, method, path, port in routes:
+            base = run_load(tool, f"http://127.0.0.1:{port}{path}", method, seconds, state)
+            surge = run_load(tool, runtime.url + path, method, seconds, state)
+            label = f"{method} {path.replace(coupon, '{id}').replace(READ_ID, '{id}')}"
+            _record(report, f"[{condition}] baseline {name} server", base)
+            _record(report, f"[{condition}] surge local up: {label}", surge)
+            report.ratio(
+                "accept", f"[{condition}] {name}: runtime / baseline", surge.rate, base.rate, TARGET_RATIO
+            )
+        _function_durations(report, runtime.status(), condition)
+    finally:
+        for process in baselines:
+            process.terminate()
+            process.wait(timeout=10)
+        runtime.stop()
 
 
 def _describe(tool: str) -> str:
@@ -194,7 +237,7 @@ def _record(report: Report, name: str, load: Load) -> None:
     report.add("accept", name, load.rate, "req/s", note)
 
 
-def _function_durations(report: Report, status: dict[str, Any]) -> None:
+def _function_durations(report: Report, status: dict[str, Any], condition: str) -> None:
     stats = (status.get("functions") or {}).get("CouponApiFunction") or {}
     duration = stats.get("duration_ms") or {}
     for pct, target in (("p50", TARGET_DURATION_P50_MS), ("p99", TARGET_DURATION_P99_MS)):
@@ -204,10 +247,10 @@ def _function_durations(report: Report, status: dict[str, Any]) -> None:
         verdict = "meets" if value <= target else "BELOW"
         report.add(
             "accept",
-            f"CouponApiFunction warm Duration {pct} (REPORT lines)",
+            f"[{condition}] CouponApiFunction warm Duration {pct}",
             value,
             "ms",
-            f"target <= {target:g} ({verdict}); over the last {duration.get('over_last')} invocations",
+            f"target <= {target:g} ({verdict}); REPORT lines, last {duration.get('over_last')} invocations",
         )
 
 
