@@ -125,10 +125,6 @@ def _run_ab(url: str, method: str, seconds: float, scratch: Path) -> Load:
     )
 
 
-# Each condition runs both routes against both servers; "paused" measures the accept path alone.
-CONDITIONS = ("issuer draining", "issuer paused")
-
-
 def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> None:
     tool = load_generator()
     if tool is None:
@@ -139,23 +135,24 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
     print(f"  load generator: {_describe(tool)}; {seconds:.0f} s per round", flush=True)
     with tempfile.TemporaryDirectory(prefix="surge-accept-") as tmp:
         scratch = Path(tmp)
-        for condition in CONDITIONS:
-            # Same conditions for both servers: the baselines publish to the template's topic, so
-            # the runtime's issuer drains their records too, or drains nobody's.
-            if condition == "issuer draining":
-                print(
-                    "  issuer draining: the runtime's issuer consumes coupon.issue-requested during"
-                    " every round, baselines' included",
-                    flush=True,
-                )
-                template = REPO / "template.yaml"
-            else:
-                print(
-                    "  issuer paused: the issuer's event source is disabled (Enabled: false) and"
-                    " nothing consumes coupon.issue-requested, for either server",
-                    flush=True,
-                )
-                template = issuer_paused_template(scratch)
+        # Each condition runs both routes against both servers, under the same conditions for both:
+        # the baselines publish to the template's topic, so the issuer drains their records too, or
+        # drains nobody's ("paused" measures the accept path alone).
+        conditions = [
+            (
+                "issuer draining",
+                "the runtime's issuer consumes coupon.issue-requested during every round, baselines' included",
+                REPO / "template.yaml",
+            ),
+            (
+                "issuer paused",
+                "the issuer's event source is disabled (Enabled: false) and nothing consumes"
+                " coupon.issue-requested, for either server",
+                issuer_paused_template(scratch),
+            ),
+        ]
+        for condition, meaning, template in conditions:
+            print(f"  {condition}: {meaning}", flush=True)
             _measure(endpoints, report, tool, seconds, template, condition, scratch)
 
 

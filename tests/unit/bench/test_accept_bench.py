@@ -60,13 +60,13 @@ def test_ab_is_the_fallback_and_its_report_is_read(tmp_path, monkeypatch, non_2x
 def test_the_issuer_paused_template_disables_only_the_issuers_source(tmp_path):
     from infra.template.yaml_loader import read_template_file
 
-    path = accept_bench.issuer_paused_template(tmp_path)
-    derived = read_template_file(path)["Resources"]
+    template = read_template_file(accept_bench.issuer_paused_template(tmp_path))
+    derived = template["Resources"]
     original = read_template_file(accept_bench.REPO / "template.yaml")["Resources"]
     issuer = derived["CouponIssuerFunction"]["Properties"]["Events"]["IssueRequests"]["Properties"]
     assert issuer["Enabled"] is False
     assert derived["CouponIssuerFunction"]["Properties"].get("CodeUri") is None
-    assert read_template_file(path)["Globals"]["Function"]["CodeUri"] == f"{accept_bench.REPO / 'functions'}/"
+    assert template["Globals"]["Function"]["CodeUri"] == f"{accept_bench.REPO / 'functions'}/"
     # Everything else is the deployed template: same resources, the API's route untouched.
     assert derived.keys() == original.keys()
     assert derived["CouponApiFunction"] == original["CouponApiFunction"]
