@@ -23,7 +23,7 @@ from infra.runtime.function_env import prepare as prepare_function
 from infra.runtime.invoker import Invoker
 from infra.runtime.receivers import HttpReceiver, start_receivers
 from infra.runtime.signing_keys import local_signing_key_overrides
-from infra.runtime.sources import EventSource
+from infra.runtime.sources import EventSource, stop_together
 from infra.runtime.workers import FunctionRuntime, LogSink, WorkerInvoker, print_log
 from infra.stack.clients import dynamodb_client, local_credentials_env
 from infra.stack.resources import table_stream_arns
@@ -395,11 +395,9 @@ class LocalRuntime:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for source in reversed(self.sources):
-            try:
-                source.stop()
-            except Exception as exc:  # one source failing to stop must not keep the others running
-                self.log("surge", f"stopping {source.name} failed: {exc}")
+        # The API first (no new requests), then every other source at once.
+        stop_together([self.http] if self.http in self.sources else [], self.log)
+        stop_together([source for source in self.sources if source is not self.http], self.log)
         if self.invoker is not None:
             self.invoker.close()
         for receiver in self.receivers.values():

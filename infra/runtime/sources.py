@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 
@@ -29,3 +31,20 @@ class EventSource(Protocol):
     def stop(self) -> None:
         """Stop polling, let an in-flight invocation finish (bounded), commit nothing unfinished."""
         ...
+
+
+def stop_together(sources: Sequence[EventSource], log: Callable[[str, str], None]) -> None:
+    """Stop every source at once and return when all have stopped. Each waits for its poll and its
+    in-flight invocation to end; one after another, sixteen Kafka sources took seconds to stop."""
+
+    def stop(source: EventSource) -> None:
+        try:
+            source.stop()
+        except Exception as exc:  # one source failing to stop must not keep the others running
+            log("surge", f"stopping {source.name} failed: {exc}")
+
+    threads = [threading.Thread(target=stop, args=(s,), name=f"stop-{s.name}") for s in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

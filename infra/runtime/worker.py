@@ -1,7 +1,11 @@
 """A worker process: one Lambda execution environment for one function.
 
-Started as `python -m infra.runtime.worker FD CODE_DIR HANDLER [PATH ...]` with the function's environment only. It imports the
-handler once (the cold start), then serves invocations sent over the socket FD one at a time.
+Started as `python -m infra.runtime.worker FD LIFELINE_FD CODE_DIR HANDLER [PATH ...]` with the
+function's environment only. It imports the handler once (the cold start), then serves invocations
+sent over the socket FD one at a time. LIFELINE_FD is the read end of a pipe whose write end only the
+runtime holds: it reads end-of-file when the runtime exits, however it exits, and the worker then
+exits too, even in the middle of an invocation (an orphaned environment would keep writing to the
+tables after `surge local up` has gone).
 This module must not import anything of surge beyond `wire` and the Kafka payload builder (both free
 of surge imports), so the function sees a clean process.
 """
@@ -14,6 +18,7 @@ import os
 import resource
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -131,9 +136,23 @@ def serve(
         out.flush()
 
 
+def exit_with_runtime(lifeline_fd: int) -> None:
+    """Exit this process once the runtime that started it has exited (see the module docstring).
+    A blocking read in a daemon thread costs nothing while the runtime lives; PR_SET_PDEATHSIG would
+    follow the runtime's *thread* that started the worker, which may end long before the runtime."""
+
+    def wait_for_eof() -> None:
+        while os.read(lifeline_fd, 1):  # nothing is ever written; b"" is the runtime gone
+            pass
+        os._exit(1)
+
+    threading.Thread(target=wait_for_eof, name="surge-lifeline", daemon=True).start()
+
+
 def main() -> None:
-    fd, code_dir, handler_spec = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    serve(socket.socket(fileno=fd), code_dir, handler_spec, sys.argv[4:])
+    fd, lifeline_fd, code_dir, handler_spec = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    exit_with_runtime(lifeline_fd)
+    serve(socket.socket(fileno=fd), code_dir, handler_spec, sys.argv[5:])
 
 
 if __name__ == "__main__":

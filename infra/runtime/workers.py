@@ -68,9 +68,24 @@ def print_log(function_id: str, line: str) -> None:
     sys.stdout.flush()
 
 
+_LIFELINE_LOCK = threading.Lock()
+_LIFELINE: tuple[int, int] | None = None
+
+
+def _lifeline_fd() -> int:
+    """The read end of the pipe every worker watches (worker.py). The write end stays open, in this
+    process only (os.pipe's ends are not inherited), until the process exits."""
+    global _LIFELINE
+    with _LIFELINE_LOCK:
+        if _LIFELINE is None:
+            _LIFELINE = os.pipe()
+        return _LIFELINE[0]
+
+
 class _Worker:
     def __init__(self, function: FunctionRuntime, env: dict[str, str], log: LogSink) -> None:
         parent, child = socket.socketpair()
+        lifeline = _lifeline_fd()
         started = time.monotonic()
         self.function = function
         self.log = log
@@ -84,6 +99,7 @@ class _Worker:
                 "-m",
                 "infra.runtime.worker",
                 str(child.fileno()),
+                str(lifeline),
                 function.code_dir,
                 function.handler,
                 *function.python_path,
@@ -93,7 +109,7 @@ class _Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            pass_fds=(child.fileno(),),
+            pass_fds=(child.fileno(), lifeline),
         )
         child.close()
         assert self.process.stdout is not None

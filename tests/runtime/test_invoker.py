@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -205,3 +209,51 @@ def test_invoke_within_runs_in_the_callers_thread_only_when_sure_to_end_in_time(
     assert invoker.stats()["Sleep"]["invocations"] == 4
     assert invoker.invoke_within("Missing", {}, within_s=60) is not None  # an init error, reported
     assert invoker.invoke_within("Nope", {}, within_s=60) is None
+
+
+_RUNTIME_WITH_A_BUSY_WORKER = """
+import sys, threading
+from infra.runtime.workers import FunctionRuntime, WorkerInvoker
+code, pid_file = sys.argv[1], sys.argv[2]
+hang = FunctionRuntime("Hang", "surge-Hang", "probe.hang", code, 300, 256, {"HANG_PID_FILE": pid_file}, 1)
+invoker = WorkerInvoker({"Hang": hang}, {})
+threading.Thread(target=invoker.invoke, args=("Hang", {"seconds": 120})).start()
+threading.Event().wait()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited
+
+
+def test_an_environment_in_mid_invocation_exits_with_the_runtime_even_when_killed(tmp_path):
+    """`surge local up` killed (SIGKILL: no clean-up runs) while a function is busy: its worker must
+    not outlive it, or it keeps writing to the tables with nobody watching."""
+    pid_file = tmp_path / "worker.pid"
+    runtime = subprocess.Popen(
+        [sys.executable, "-c", _RUNTIME_WITH_A_BUSY_WORKER, CODE, str(pid_file)],
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the worker never started its invocation"
+            assert runtime.poll() is None, "the runtime exited early"
+            time.sleep(0.05)
+        worker_pid = int(pid_file.read_text())
+        assert _alive(worker_pid)
+        runtime.kill()
+        runtime.wait()
+        deadline = time.monotonic() + 10
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker_pid), "the busy worker outlived its runtime"
+    finally:
+        runtime.kill()
+        runtime.wait()
+        if pid_file.exists() and pid_file.read_text() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -52,3 +52,10 @@ def exit_soon(event, context):
 
     threading.Timer(0.2, os._exit, args=(4,)).start()
     return {"pid": os.getpid()}
+
+
+def hang(event, context):
+    """Say which process this is (in $HANG_PID_FILE), then run for a long time: a busy environment."""
+    Path(os.environ["HANG_PID_FILE"]).write_text(str(os.getpid()))
+    time.sleep(float(event.get("seconds", 120)))
+    return {"slept": True}
