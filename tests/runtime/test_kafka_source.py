@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -446,6 +447,47 @@ def test_latest_skips_existing_records(make_topic, producer, probe, run_source):
     send(producer, topic, [{"n": "after"}])
     wait_until(lambda: delivered(probe))
     assert values_of(delivered(probe)) == [{"n": "after"}]
+
+
+def test_latest_is_where_the_partitions_ended_at_start_not_at_a_later_hand_over(
+    make_topic, producer, probe, run_source, servers
+):
+    """A partition handed to a LATEST source later (another member held it, then left without
+    committing) starts where it ended when the source started: a record sent in between is
+    delivered, not skipped by a reset to the end at the hand-over."""
+    topic = make_topic(partitions=2)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    holder = KafkaConsumer(
+        bootstrap_servers=servers, group_id=group, enable_auto_commit=False, auto_offset_reset="latest"
+    )
+    holder.subscribe([topic])
+    holding = threading.Event()
+    leaving = threading.Event()
+
+    def hold() -> None:  # a member that polls (so rebalances complete) and never commits
+        while not leaving.is_set():
+            holder.poll(timeout_ms=100)
+            if holder.assignment():
+                holding.set()
+        holder.close(autocommit=False)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        assert holding.wait(30), "the other member never got partitions"
+        send(producer, topic, [{"n": "before"}], partition=0)
+        send(producer, topic, [{"n": "before"}], partition=1)
+        source = run_source(topic, starting_position="LATEST", consumer_group_id=group)
+        wait_until(lambda: len(holder.assignment()) == 1)  # the two members share the partitions
+        send(producer, topic, [{"n": "after"}], partition=0)
+        send(producer, topic, [{"n": "after"}], partition=1)
+    finally:
+        leaving.set()
+        thread.join(30)
+    wait_until(lambda: len(delivered(probe)) >= 2)
+    time.sleep(0.5)  # nothing more may come
+    assert values_of(delivered(probe)) == [{"n": "after"}, {"n": "after"}]
+    assert source.status()["state"] == "polling"
 
 
 def test_disabled_source_does_not_consume(make_topic, producer, probe, run_source, servers):

@@ -155,6 +155,7 @@ class KafkaEventSource:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._consumer: Any = None
+        self._latest_at_start: dict[TopicPartition, int] = {}  # LATEST: the end offsets at start
         self._ready = threading.Event()
         self._problem: str | None = None  # why it cannot poll yet (status and health say it)
 
@@ -243,6 +244,14 @@ class KafkaEventSource:
             set_problem=self._set_problem,
         )
         consumer = KafkaConsumer(**config)
+        if position == "LATEST":
+            # LATEST is where the partitions ended when the source started, as for an event source
+            # mapping, not when the group hands them over: that can be seconds later (a rejoin), and
+            # the records sent meanwhile would be skipped.
+            partitions = [
+                TopicPartition(self.spec.topic, p) for p in consumer.partitions_for_topic(self.spec.topic)
+            ]
+            self._latest_at_start = consumer.end_offsets(partitions) if partitions else {}
         self._subscribe(consumer)
         return consumer
 
@@ -427,6 +436,8 @@ class KafkaEventSource:
             self._consumer.seek_to_beginning(tp)
         elif self.spec.starting_position == "AT_TIMESTAMP":
             self._seek_to_timestamp(tp)
+        elif tp in self._latest_at_start:
+            self._consumer.seek(tp, self._latest_at_start[tp])
         # A partition handed back keeps the pause its previous state set (buffer full); the fresh
         # state starts unpaused, so make the consumer agree, or the partition never fetches again.
         self._consumer.resume(tp)
