@@ -247,8 +247,8 @@ def test_a_crashing_or_timing_out_handler_never_stops_the_source(make_topic, pro
 def test_whole_batch_is_retried_on_exception(make_topic, producer, probe, run_source, servers):
     topic = make_topic()
     probe.script({"raise": "boom"}, {"raise": "boom"})
+    send(producer, topic, [{"n": i} for i in range(3)])  # before the start: one batch, not a race
     source = run_source(topic)
-    send(producer, topic, [{"n": i} for i in range(3)])
     wait_until(lambda: len(probe.events()) == 3)
     batches = [[r["offset"] for r in e["records"][f"{topic}-0"]] for e in probe.events()]
     assert batches == [[0, 1, 2]] * 3
@@ -304,8 +304,8 @@ def test_partial_failure_commits_up_to_the_lowest_failed_offset(
 ):
     topic = make_topic()
     probe.script({"return": _failure(topic, 2)}, {"sleep": 4.0})  # a redelivery long enough to look at
+    send(producer, topic, [{"n": i} for i in range(5)])  # before the start: one batch, not a race
     source = run_source(topic, report_batch_item_failures=True)
-    send(producer, topic, [{"n": i} for i in range(5)])
     wait_until(lambda: len(probe.events()) == 2)
     # while the redelivery runs, offsets 0-1 are committed and 2.. are not
     wait_until(lambda: committed(servers, source.group_id, topic) == 2)
@@ -328,8 +328,8 @@ def test_partial_failure_commits_up_to_the_lowest_failed_offset(
 def test_malformed_partial_response_fails_the_whole_batch(make_topic, producer, probe, run_source, response):
     topic = make_topic()
     probe.script({"return": response})
+    send(producer, topic, [{"n": i} for i in range(3)])  # before the start: one batch, not a race
     run_source(topic, report_batch_item_failures=True)
-    send(producer, topic, [{"n": i} for i in range(3)])
     # Retries go on (MaximumRetryAttempts -1): look at the first two deliveries.
     wait_until(lambda: len(probe.events()) >= 2)
     batches = [[r["offset"] for r in e["records"][f"{topic}-0"]] for e in probe.events()[:2]]

@@ -73,7 +73,7 @@ from infra.template.models import KafkaEventSpec
 
 log = logging.getLogger(__name__)
 
-_IDLE_POLL_MS = 100
+_IDLE_POLL_MS = 500  # = fetch_max_wait_ms: a blocked poll still returns as soon as records arrive
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
 
 
