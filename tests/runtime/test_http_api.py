@@ -369,6 +369,37 @@ def test_keep_alive_serves_several_requests_on_one_connection(server):
         conn.close()
 
 
+def _read_until_blank_line(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(server):
+    """A client (curl does, for bodies over 1 KB) may wait for `100 Continue` before it sends."""
+    body = b'{"userId": "u1"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /coupons/c1/issue HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert _read_until_blank_line(sock).startswith(b"HTTP/1.1 100 ")
+        sock.sendall(body)
+        answer = _read_until_blank_line(sock)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_an_unknown_method_gets_http_servers_own_error_page(server):
+    """Answered by http.server, not our handler: it must leave the buffer too."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"BREW /coupons/c1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_until_blank_line(sock).startswith(b"HTTP/1.1 501 ")
+
+
 def test_chunked_request_body_is_read(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
