@@ -394,7 +394,7 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(server):
 
 
 def test_an_unknown_method_gets_http_servers_own_error_page(server):
-    """Answered by http.server, not our handler: it must leave the buffer too."""
+    """Answered by http.server itself, not by our handler: the page must still reach the client."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"BREW /coupons/c1 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_until_blank_line(sock).startswith(b"HTTP/1.1 501 ")
