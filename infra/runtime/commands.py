@@ -39,7 +39,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--stack", action="store_true", help="start a private Kafka + DynamoDB Local")
     where.add_argument("--kafka", metavar="HOST:PORT", help="use this Kafka (with --dynamodb)")
     up.add_argument("--dynamodb", metavar="URL", help="use this DynamoDB endpoint (with --kafka)")
-    up.add_argument("--max-concurrency", type=int, default=10, help="worker processes per function")
+    up.add_argument(
+        "--max-concurrency",
+        type=_positive_int,
+        help="execution environments (worker processes) per function; default: 2 per CPU core, 2 to 10",
+    )
     up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
     up.add_argument(
         "--no-auth",
@@ -60,6 +64,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     invoke.add_argument("--event", "-e", type=Path, required=True, help="JSON event file ('-' for stdin)")
     _template_options(invoke)
     invoke.set_defaults(handler=_invoke)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _template_options(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +157,10 @@ def _up(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"  Kafka {endpoints.kafka_bootstrap_servers}  DynamoDB {endpoints.dynamodb}")
+        print(
+            f"  up to {runtime.max_concurrency} execution environments per function (--max-concurrency;"
+            " ProvisionedConcurrencyConfig raises it, ReservedConcurrentExecutions caps it)"
+        )
         print(f"  HTTP API {runtime.url}  (health: {runtime.url}/_surge/health)", flush=True)
         _print_not_serving(code, health)
         print("Ctrl-C stops everything.", flush=True)
