@@ -3,9 +3,14 @@
 on the same stack, with the same load generator and connections, in one run.
 
 Load generator: wrk (2 threads, 32 keep-alive connections, 2 s timeout), else ApacheBench (`ab -k`,
-one thread, the same connections); with neither, the section says so and is skipped. Rounds
-alternate baseline and runtime; the runtime is warmed first (its environments start during the
-warm-up, as after any deploy), so no cold start is timed.
+one thread, the same connections); with neither, the section says so and is skipped.
+
+Both servers are warmed on both routes before anything is timed: the runtime's environments start
+there (as after any deploy, so no cold start is timed), and the broker's and DynamoDB Local's JIT
+compile their hot paths (on a fresh stack that takes the first ~20 s of load, and would handicap
+whichever server went first). Each server then gets two half rounds in the order baseline, runtime,
+runtime, baseline, so that a drift during the run (a growing backlog, a JIT still at work) weighs on
+both alike; its figures are over both halves (the p99 is the worse half's).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 THREADS, CONNECTIONS = 2, 32
 TARGET_RATIO, TARGET_P99_MS = 0.6, 100.0
 TARGET_DURATION_P50_MS, TARGET_DURATION_P99_MS = 3.0, 15.0
+WARM_UP_S = 8.0
 READ_ID = "00000000-0000-4000-8000-000000000000"  # no outcome: both answer 202 PENDING after a GetItem
 
 _WRK_SCRIPT = """
@@ -75,6 +81,20 @@ class Load:
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def and_then(self, other: Load) -> Load:
+        """Two rounds as one: counts added, p50 averaged by requests, the worse p99."""
+        requests = self.requests + other.requests
+        p50 = (self.p50_ms * self.requests + other.p50_ms * other.requests) / requests if requests else 0.0
+        return Load(
+            requests,
+            self.seconds + other.seconds,
+            p50,
+            max(self.p99_ms, other.p99_ms),
+            self.timeouts + other.timeouts,
+            self.errors + other.errors,
+            self.non_202 + other.non_202,
+        )
 
 
 def load_generator() -> str | None:
@@ -131,8 +151,12 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
         print("  no load generator: install wrk (apt-get install -y wrk) or ab (apache2-utils)", flush=True)
         report.add("accept", "skipped: no load generator (wrk or ab) on PATH", 0, "")
         return
-    seconds = max(5.0, 20.0 * args.scale)
-    print(f"  load generator: {_describe(tool)}; {seconds:.0f} s per round", flush=True)
+    seconds = max(10.0, 20.0 * args.scale)
+    print(
+        f"  load generator: {_describe(tool)}; {WARM_UP_S:.0f} s warm-up per server and route, then"
+        f" {seconds:.0f} s per server and route in two halves (baseline, runtime, runtime, baseline)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="surge-accept-") as tmp:
         scratch = Path(tmp)
         # Each condition runs both routes against both servers, under the same conditions for both:
@@ -198,11 +222,16 @@ def _measure(
             ("issue", "POST", f"/coupons/{coupon}/issue", issue_port),
             ("read", "GET", f"/coupon-requests/{READ_ID}", read_port),
         ]
-        for _name, method, path, _port in routes:  # the runtime's environments start here
-            run_load(tool, runtime.url + path, method, 8, state)
+        for _name, method, path, port in routes:  # the runtime's environments start here
+            run_load(tool, f"http://127.0.0.1:{port}{path}", method, WARM_UP_S, state)
+            run_load(tool, runtime.url + path, method, WARM_UP_S, state)
+        half = seconds / 2
         for name, method, path, port in routes:
-            base = run_load(tool, f"http://127.0.0.1:{port}{path}", method, seconds, state)
-            surge = run_load(tool, runtime.url + path, method, seconds, state)
+            base_url, surge_url = f"http://127.0.0.1:{port}{path}", runtime.url + path
+            base_first = run_load(tool, base_url, method, half, state)
+            surge = run_load(tool, surge_url, method, half, state)
+            surge = surge.and_then(run_load(tool, surge_url, method, half, state))
+            base = base_first.and_then(run_load(tool, base_url, method, half, state))
             label = f"{method} {path.replace(coupon, '{id}').replace(READ_ID, '{id}')}"
             _record(report, f"[{condition}] baseline {name} server", base)
             _record(report, f"[{condition}] surge local up: {label}", surge)

@@ -70,3 +70,13 @@ def test_the_issuer_paused_template_disables_only_the_issuers_source(tmp_path):
     # Everything else is the deployed template: same resources, the API's route untouched.
     assert derived.keys() == original.keys()
     assert derived["CouponApiFunction"] == original["CouponApiFunction"]
+
+
+def test_two_half_rounds_count_as_one_with_the_worse_p99() -> None:
+    first = accept_bench.Load(1000, 10.0, 20.0, 90.0, 1, 0, 2)
+    second = accept_bench.Load(3000, 10.0, 40.0, 150.0, 0, 1, 0)
+    both = first.and_then(second)
+    assert (both.requests, both.seconds, both.rate) == (4000, 20.0, 200.0)
+    assert both.p50_ms == 35.0  # weighted by requests
+    assert both.p99_ms == 150.0
+    assert (both.timeouts, both.errors, both.non_202) == (1, 1, 2)
