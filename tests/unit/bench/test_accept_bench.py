@@ -80,3 +80,23 @@ def test_two_half_rounds_count_as_one_with_the_worse_p99() -> None:
     assert both.p50_ms == 35.0  # weighted by requests
     assert both.p99_ms == 150.0
     assert (both.timeouts, both.errors, both.non_202) == (1, 1, 2)
+
+
+def _status(p50: float, p99: float, window: int) -> dict:
+    duration = {"p50": p50, "p99": p99, "over_last": window}
+    return {"functions": {"CouponApiFunction": {"duration_ms": duration}}}
+
+
+def test_durations_are_reported_per_route_with_their_verdicts() -> None:
+    report = Report()
+    accept_bench._function_durations(report, _status(1.3, 16.0, 10_000), "issuer paused", "issue", 27_000)
+    p50, p99 = report.figures
+    assert (p50.name, p50.value) == ("[issuer paused] CouponApiFunction warm Duration p50, issue", 1.3)
+    assert "meets" in p50.note and "all from the issue rounds" in p50.note
+    assert p99.value == 16.0 and "BELOW" in p99.note
+
+
+def test_a_duration_window_reaching_into_the_other_route_says_so() -> None:
+    report = Report()
+    accept_bench._function_durations(report, _status(3.5, 9.0, 10_000), "issuer draining", "read", 6_000)
+    assert all("only 6000 from the read rounds" in f.note for f in report.figures)
