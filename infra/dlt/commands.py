@@ -14,6 +14,7 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
+from infra.cli_args import non_negative_int, positive_float, positive_int
 from infra.dlt.catalog import DeadLetterTopic, find_dead_letter_topic, load_dead_letter_topics
 from infra.dlt.connection import KafkaConnection, add_connection_options, connection_from_args
 from infra.dlt.messages import (
@@ -51,7 +52,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
     show = sub.add_parser("show", help="each dead letter decoded: source, key, value, headers, failure")
     show.add_argument("topic", metavar="TOPIC", help="a dead-letter topic of the template")
-    show.add_argument("--limit", type=_positive_int, default=20, help="show at most N (default 20)")
+    show.add_argument("--limit", type=positive_int, default=20, help="show at most N (default 20)")
     _filters(show)
     show.add_argument("--json", action="store_true", help="one JSON object per line, bytes as base64")
     _common(show)
@@ -68,13 +69,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     redrive.add_argument("topic", metavar="TOPIC", help="a dead-letter topic of the template")
     _filters(redrive)
-    redrive.add_argument("--max", type=_positive_int, dest="max_messages", help="send at most N, then stop")
-    redrive.add_argument("--rate", type=_positive_float, metavar="N", help="at most N records per second")
+    redrive.add_argument("--max", type=positive_int, dest="max_messages", help="send at most N, then stop")
+    redrive.add_argument("--rate", type=positive_float, metavar="N", help="at most N records per second")
     redrive.add_argument("--dry-run", action="store_true", help="send and commit nothing; show what would go")
     redrive.add_argument("--to", metavar="TOPIC", help="send here instead of each record's source topic")
     redrive.add_argument(
         "--max-redrives",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=DEFAULT_MAX_REDRIVES,
         help=f"skip records re-driven this often already (loop guard; default {DEFAULT_MAX_REDRIVES})",
     )
@@ -108,27 +109,6 @@ def _filters(parser: argparse.ArgumentParser) -> None:
         "--since", metavar="TIME", help="dead-lettered at or after (ISO 8601, or 30m/2h/1d ago)"
     )
     parser.add_argument("--until", metavar="TIME", help="dead-lettered before (ISO 8601, or 30m/2h/1d ago)")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
 
 
 def _selection(args: argparse.Namespace) -> Selection:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import Endpoints
+from infra.cli_args import positive_int
 from infra.dlt.status import add_dead_letter_counts
 from infra.paths import state_dir
 from infra.runtime.app import LocalRuntime, function_runtime, resolve_template, shared_environment
@@ -41,7 +42,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--dynamodb", metavar="URL", help="use this DynamoDB endpoint (with --kafka)")
     up.add_argument(
         "--max-concurrency",
-        type=_positive_int,
+        type=positive_int,
         help="execution environments (worker processes) per function; default: 2 per CPU core, 2 to 10",
     )
     up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
@@ -64,16 +65,6 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     invoke.add_argument("--event", "-e", type=Path, required=True, help="JSON event file ('-' for stdin)")
     _template_options(invoke)
     invoke.set_defaults(handler=_invoke)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _template_options(parser: argparse.ArgumentParser) -> None:
