@@ -219,15 +219,17 @@ def _measure(
         baselines.append(_baseline(["issue", "--kafka", kafka], issue_port, endpoints, state))
         baselines.append(_baseline(["read", "--table", table], read_port, endpoints, state))
         routes = [
-            ("issue", "POST", f"/coupons/{coupon}/issue", issue_port),
-            ("read", "GET", f"/coupon-requests/{READ_ID}", read_port),
+            (name, method, path, f"http://127.0.0.1:{port}{path}", runtime.url + path)
+            for name, method, path, port in (
+                ("issue", "POST", f"/coupons/{coupon}/issue", issue_port),
+                ("read", "GET", f"/coupon-requests/{READ_ID}", read_port),
+            )
         ]
-        for _name, method, path, port in routes:  # the runtime's environments start here
-            run_load(tool, f"http://127.0.0.1:{port}{path}", method, WARM_UP_S, state)
-            run_load(tool, runtime.url + path, method, WARM_UP_S, state)
+        for _name, method, _path, base_url, surge_url in routes:  # the runtime's environments start here
+            run_load(tool, base_url, method, WARM_UP_S, state)
+            run_load(tool, surge_url, method, WARM_UP_S, state)
         half = seconds / 2
-        for name, method, path, port in routes:
-            base_url, surge_url = f"http://127.0.0.1:{port}{path}", runtime.url + path
+        for name, method, path, base_url, surge_url in routes:
             base_first = run_load(tool, base_url, method, half, state)
             surge = run_load(tool, surge_url, method, half, state)
             surge = surge.and_then(run_load(tool, surge_url, method, half, state))
@@ -272,11 +274,8 @@ def _function_durations(
     stats = (status.get("functions") or {}).get("CouponApiFunction") or {}
     duration = stats.get("duration_ms") or {}
     window = duration.get("over_last") or 0
-    source = (
-        f"REPORT lines of the last {window} invocations, all from the {route} rounds"
-        if window <= route_requests
-        else f"REPORT lines of the last {window} invocations, only {route_requests} from the {route} rounds"
-    )
+    from_route = "all" if window <= route_requests else f"only {route_requests}"
+    source = f"REPORT lines of the last {window} invocations, {from_route} from the {route} rounds"
     for pct, target in (("p50", TARGET_DURATION_P50_MS), ("p99", TARGET_DURATION_P99_MS)):
         value = duration.get(pct)
         if value is None:

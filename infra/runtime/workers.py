@@ -363,8 +363,7 @@ class _Pool:
             self.closed = True
             while self.idle:
                 self.idle.pop().kill()
-            for turn in self._waiting:
-                turn.notify()
+            self._wake_next()  # each waiter in turn finds the pool closed, raises and wakes the next
 
 
 class WorkerInvoker:
