@@ -1,5 +1,10 @@
 """`HttpApiServer`: serve a template's HttpApi and Api (REST) routes locally, as API Gateway would.
 
+Connections are served on an asyncio event loop (http_connection.py): the invoker's own loop when it
+has one (WorkerInvoker), so a request is parsed, dispatched to an execution environment and answered
+without passing between threads; else a loop of the server's own, calling the invoker in threads.
+Authorizers and the extra routes (health, status) may block, so they run in threads too.
+
 Routes are matched like API Gateway (http_routes.py). Requests become payload format 2.0 events (HttpApi) or 1.0 events (Api), see http_payload.py.
 
 Errors, chosen to match what API Gateway answers (JSON bodies):
@@ -23,19 +28,18 @@ Differs from AWS:
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import errno
-import json
 import logging
 import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from infra.runtime.authorizers import Authorizers
+from infra.runtime.http_connection import ConnectionLimits, HttpConnection, json_response
 from infra.runtime.http_payload import (
     HttpRequest,
     HttpResponse,
@@ -44,15 +48,20 @@ from infra.runtime.http_payload import (
     build_response,
 )
 from infra.runtime.http_routes import RouteTable
-from infra.runtime.invoker import InvocationResult, Invoker
+from infra.runtime.invoker import AsyncInvoker, InvocationResult, Invoker
+from infra.runtime.loop import LoopThread
 from infra.template.models import HttpApiEventSpec
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _DISCARD_LIMIT = 64 * 1024 * 1024  # past this, a too-large body is not even read before the 413
+IDLE_TIMEOUT_S = 120.0  # an idle keep-alive connection is closed after this many seconds
+_BLOCKING_THREADS = 64  # authorizers, extra routes, and invocations through a blocking invoker
 INTEGRATION_TIMEOUT_S = {"HttpApi": 30.0, "Api": 29.0}
 ExtraRoute = Callable[[], tuple[int, dict[str, Any]]]
+
+__all__ = ["HttpApiServer", "PortInUseError", "json_response"]
 
 
 class PortInUseError(RuntimeError):
@@ -63,7 +72,7 @@ class PortInUseError(RuntimeError):
 
 
 class HttpApiServer:
-    """Serves the routes on host:port in a background thread; also an EventSource ("HttpApi")."""
+    """Serves the routes on host:port on an event loop; also an EventSource ("HttpApi")."""
 
     def __init__(
         self,
@@ -76,6 +85,7 @@ class HttpApiServer:
         account_id: str = "123456789012",
         integration_timeout_s: float | None = None,
         authorizers: Authorizers | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         """`authorizers` enforces the routes' Auth (authorizers.py); without it, a route with an
         authorizer is refused here, so a protected route is never served open by mistake."""
@@ -85,15 +95,23 @@ class HttpApiServer:
         self._authorizers = authorizers
         self._table = RouteTable(routes)
         self._invoker = invoker
+        # Checked once: isinstance against a runtime-checkable Protocol costs ~50 µs.
+        self._async_invoker = invoker if isinstance(invoker, AsyncInvoker) else None
         self._host = host
         self._port = port
         self._extra_routes = dict(extra_routes or {})
         self._account_id = account_id
         self._integration_timeout_s = integration_timeout_s
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._limits = ConnectionLimits(
+            max_body=MAX_BODY_BYTES, discard_limit=_DISCARD_LIMIT, idle_timeout_s=idle_timeout_s
+        )
+        self._own_loop: LoopThread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._blocking: ThreadPoolExecutor | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[HttpConnection] = set()
         self._state = "created"
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the counters: updated on the loop, read by status() anywhere
         self._route_counts: Counter[str] = Counter()
         self._status_counts: Counter[int] = Counter()
 
@@ -103,19 +121,22 @@ class HttpApiServer:
         return "HttpApi"
 
     def start(self) -> None:
-        try:
-            server = _Server((self._host, self._port), _Handler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(
-                    f"cannot serve the HTTP API on {self._host}:{self._port}: the port is already in use "
-                    f"(choose another one with --port)"
-                ) from exc
-            raise
-        server.app = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="surge-http-api", daemon=True)
-        self._thread.start()
+        listener = _listen(self._host, self._port)
+        self._port = listener.getsockname()[1]
+        if self._async_invoker is not None:
+            self._loop = self._async_invoker.loop
+        else:
+            self._own_loop = LoopThread("surge-http-api")
+            self._loop = self._own_loop.loop
+        self._blocking = ThreadPoolExecutor(_BLOCKING_THREADS, thread_name_prefix="surge-http")
+
+        def connection() -> HttpConnection:
+            return HttpConnection(self.respond, self._limits, self._port, self._connections)
+
+        async def serve() -> asyncio.AbstractServer:
+            return await asyncio.get_running_loop().create_server(connection, sock=listener)
+
+        self._server = asyncio.run_coroutine_threadsafe(serve(), self._loop).result()
         self._state = "listening"
 
     def ready(self) -> bool:
@@ -143,29 +164,36 @@ class HttpApiServer:
         }
 
     def stop(self) -> None:
+        """Stop listening and close every connection; requests in flight get no answer."""
         server, self._server = self._server, None
-        if server is None:
+        if server is None or self._loop is None:
             return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+
+        async def close() -> None:
+            server.close()
+            for connection in list(self._connections):
+                connection.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result()
+        if self._blocking is not None:
+            self._blocking.shutdown(wait=False, cancel_futures=True)
+        if self._own_loop is not None:
+            self._own_loop.stop()
         self._state = "stopped"
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1] if self._server is not None else self._port
+        return self._port
 
     @property
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
     # Requests
-    def handle(self, request: HttpRequest) -> HttpResponse:
+    async def respond(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises (a failure of ours is a 500 and a log line)."""
         try:
-            response = self._dispatch(request)
+            response = await self._dispatch(request)
         except Exception:
             log.exception("HTTP API: %s %s failed inside surge", request.method, request.raw_path)
             response = json_response(500, {"message": "Internal Server Error"})
@@ -173,10 +201,11 @@ class HttpApiServer:
             self._status_counts[response.status] += 1
         return response
 
-    def _dispatch(self, request: HttpRequest) -> HttpResponse:
+    async def _dispatch(self, request: HttpRequest) -> HttpResponse:
+        loop = asyncio.get_running_loop()
         extra = self._extra_routes.get(request.raw_path)
         if extra is not None and request.method in ("GET", "HEAD"):
-            status, body = extra()
+            status, body = await loop.run_in_executor(self._blocking, extra)
             return json_response(status, body)
         match = self._table.resolve(request.method, request.raw_path)
         route = match.route
@@ -194,12 +223,14 @@ class HttpApiServer:
         event = build_event(kind, request, route.key, resource, match.path_parameters, self._account_id)
         auth = route.spec.auth
         if auth is not None and auth.kind != "unenforced" and self._authorizers is not None:
-            outcome = self._authorizers.check(auth, request, event)
+            outcome = await loop.run_in_executor(
+                self._blocking, self._authorizers.check, auth, request, event
+            )
             if outcome.denied is not None:
                 return outcome.denied
             event["requestContext"]["authorizer"] = outcome.context
         timeout = self._integration_timeout_s or INTEGRATION_TIMEOUT_S[kind]
-        result = self._invoke(route.spec.function_logical_id, event, timeout)
+        result = await self._invoke(route.spec.function_logical_id, event, timeout)
         if result is None:
             log.warning(
                 "HTTP API: %s -> %s still running after %.1f s",
@@ -227,28 +258,59 @@ class HttpApiServer:
             )
             return _failure(kind)
 
-    def _invoke(self, function_id: str, event: Any, timeout: float) -> InvocationResult | None:
-        """The invocation's result, or None when it outlives the integration timeout."""
-        started = time.monotonic()
-        within = getattr(self._invoker, "invoke_within", None)
-        if within is not None:
-            result: InvocationResult | None = within(function_id, event, timeout)
-            if result is not None:
-                return result  # it ran in this thread, sure to end in time (WorkerInvoker.invoke_within)
-            timeout -= time.monotonic() - started  # it may have waited for an environment first
-        box: list[InvocationResult] = []
-        done = threading.Event()
+    async def _invoke(self, function_id: str, event: Any, timeout: float) -> InvocationResult | None:
+        """The invocation's result, or None when it outlives the integration timeout (it goes on, as
+        in Lambda; waiting for an environment counts toward the timeout)."""
+        loop = asyncio.get_running_loop()
+        running: asyncio.Future[InvocationResult]
+        if self._async_invoker is not None:
+            running = loop.create_task(self._async_invoker.invoke_async(function_id, event))
+        else:
+            running = loop.run_in_executor(self._blocking, self._invoker.invoke, function_id, event)
+        # asyncio.wait(timeout=) does the same at about four times the cost, on every request.
+        settled: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(timeout, _settle, settled)
+        running.add_done_callback(lambda _: _settle(settled))
+        await settled
+        timer.cancel()
+        if not running.done():
+            running.add_done_callback(_settled_unheard)
+            return None
+        try:
+            return running.result()
+        except Exception as exc:  # e.g. the invoker was closed under us
+            return InvocationResult.failure(function_id, "", type(exc).__name__, str(exc))
 
-        def run() -> None:
-            try:
-                box.append(self._invoker.invoke(function_id, event))
-            except Exception as exc:  # e.g. the invoker was closed under us
-                box.append(InvocationResult.failure(function_id, "", type(exc).__name__, str(exc)))
-            done.set()
 
-        # A thread of its own, so the HTTP side can give up at the integration timeout.
-        threading.Thread(target=run, name=f"surge-http-{function_id}", daemon=True).start()
-        return box[0] if done.wait(max(0.0, timeout)) else None
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is a clear error at start."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"cannot serve the HTTP API on {host}:{port}: the port is already in use "
+                f"(choose another one with --port)"
+            ) from exc
+        raise
+    listener.listen(1024)  # a load test opens hundreds of connections at once
+    listener.setblocking(False)
+    return listener
+
+
+def _settle(settled: asyncio.Future[None]) -> None:
+    if not settled.done():
+        settled.set_result(None)
+
+
+def _settled_unheard(running: asyncio.Future[InvocationResult]) -> None:
+    """An invocation that ended after its 503: its outcome was logged by the invoker's REPORT line;
+    an exception is retrieved here so asyncio does not report it as never retrieved."""
+    if not running.cancelled():
+        running.exception()
 
 
 def _auth_label(spec: HttpApiEventSpec) -> str:
@@ -260,144 +322,7 @@ def _auth_label(spec: HttpApiEventSpec) -> str:
     return f"{auth.kind} authorizer {auth.authorizer}"
 
 
-def json_response(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
-
-
 def _failure(kind: str) -> HttpResponse:
     if kind == "HttpApi":
         return json_response(500, {"message": "Internal Server Error"})
     return json_response(502, {"message": "Internal server error"})
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # listen backlog: a load test opens hundreds of connections at once
-    app: HttpApiServer
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake idle keep-alive connections so their threads end once the server stops."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("HTTP API: connection from %s ended with an error", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    # Headers and body leave in separate writes; with Nagle on, the body waits for the client's
-    # delayed ACK (~40 ms per response on Linux loopback).
-    disable_nagle_algorithm = True
-    server_version = "surge"
-    sys_version = ""
-    timeout = 120  # an idle keep-alive connection is closed after this many seconds
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
-
-    def _handle(self) -> None:
-        try:
-            body = self._read_body()
-        except ValueError:  # a Content-Length or chunk size that is not a number
-            self.close_connection = True
-            self._send(json_response(400, {"message": "Bad Request"}), "")
-            return
-        if body is None:
-            self.close_connection = True
-            self._send(json_response(413, {"message": "Request Entity Too Large"}), "")
-            return
-        raw_path, _, raw_query = self.path.partition("?")
-        request = HttpRequest(
-            method=self.command,
-            raw_path=raw_path,
-            raw_query=raw_query,
-            headers=list(self.headers.items()),
-            body=body,
-            source_ip=self.client_address[0],
-            server_port=self.server.server_address[1],
-            protocol=self.request_version,
-        )
-        self._send(self.server.app.handle(request), request.request_id)
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when it is over the limit (the rest is not read)."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._discard(length)
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _discard(self, length: int) -> None:
-        """Read and drop an oversized body, so the client gets to read the 413 (up to a bound)."""
-        length = min(length, _DISCARD_LIMIT)
-        while length > 0:
-            chunk = self.rfile.read(min(length, 1 << 16))
-            if not chunk:
-                return
-            length -= len(chunk)
-
-    def _read_chunked(self) -> bytes | None:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                break
-            total += size
-            data = self.rfile.read(size)
-            self.rfile.readline()
-            if total <= MAX_BODY_BYTES:
-                chunks.append(data)
-            elif total > _DISCARD_LIMIT:
-                return None  # stop reading; the connection is closed after the 413
-        return None if total > MAX_BODY_BYTES else b"".join(chunks)
-
-    def _send(self, response: HttpResponse, request_id: str) -> None:
-        try:
-            self.send_response(response.status)
-            for name, value in response.headers:
-                if name.lower() not in (
-                    "content-length",
-                    "connection",
-                    "transfer-encoding",
-                    "date",
-                    "server",
-                ):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if request_id:
-                self.send_header("apigw-requestid", request_id)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client went away; nothing to tell it
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("HTTP API: " + format, *args)

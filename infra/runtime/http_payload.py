@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import secrets
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +35,11 @@ from infra.template.models import ApiKind
 
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 REST_STAGE = "Prod"
+
+
+def _request_id() -> str:
+    """An id for API Gateway's requestId, from `random`: not a secret, and os.urandom is a syscall."""
+    return base64.urlsafe_b64encode(random.getrandbits(96).to_bytes(12, "big")).decode()
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,7 @@ class HttpRequest:
     source_ip: str
     server_port: int
     protocol: str = "HTTP/1.1"
-    request_id: str = field(
-        default_factory=lambda: base64.urlsafe_b64encode(secrets.token_bytes(12)).decode()
-    )
+    request_id: str = field(default_factory=_request_id)
     epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
     def header(self, name: str) -> str | None:
@@ -255,13 +258,13 @@ def build_response(kind: ApiKind, payload: Any) -> HttpResponse:
     status = _status(payload["statusCode"])
     headers: dict[str, list[str]] = {}
     for name, value in _mapping(payload, "headers").items():
-        headers[name] = [_header_value(name, value)]
+        headers[_header_name(name)] = [_header_value(name, value)]
     if kind == "Api":
         # 1.0: multiValueHeaders win over headers for the same name.
         for name, values in _mapping(payload, "multiValueHeaders").items():
             if not isinstance(values, list):
                 raise MalformedResponse(f"multiValueHeaders[{name!r}] must be a list")
-            headers[name] = [_header_value(name, v) for v in values]
+            headers[_header_name(name)] = [_header_value(name, v) for v in values]
     pairs = [(name, value) for name, values in headers.items() for value in values]
     if kind == "HttpApi":
         cookies = payload.get("cookies") or []
@@ -284,6 +287,12 @@ def _mapping(payload: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedResponse(f"{key} must be an object")
     return value
+
+
+def _header_name(name: str) -> str:
+    if not name or any(c in name for c in " :\r\n"):
+        raise MalformedResponse(f"invalid header name {name!r}")
+    return name
 
 
 def _header_value(name: str, value: Any) -> str:

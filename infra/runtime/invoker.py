@@ -9,8 +9,9 @@ on a Lambda endpoint (LocalStack, AWS) with the same payloads.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 TIMEOUT_ERROR = "Sandbox.Timedout"
 CRASH_ERROR = "Runtime.ExitError"
@@ -50,3 +51,16 @@ class Invoker(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncInvoker(Invoker, Protocol):
+    """An invoker whose invocations run on an event loop: code on that loop awaits `invoke_async`
+    (the HTTP API serves its connections there), threads call `invoke`."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    async def invoke_async(self, function_id: str, event: Any) -> InvocationResult:
+        """`invoke`, awaited on `loop`."""
+        ...

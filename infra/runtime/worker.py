@@ -13,6 +13,7 @@ of surge imports), so the function sees a clean process.
 from __future__ import annotations
 
 import importlib
+import marshal
 import math
 import os
 import resource
@@ -64,10 +65,11 @@ def _error(error_type: str, message: str, exc: BaseException | None = None) -> d
 
 
 def _event(request: dict[str, Any]) -> Any:
-    """The payload the handler gets; a Kafka batch arrives as rows and is built here (events.py)."""
+    """The payload the handler gets, marshalled by the runtime in the caller's thread (workers.py); a
+    Kafka batch arrives as rows and is built here (events.py)."""
     if "kafkaBatch" in request:
-        return KafkaBatch.from_wire(request["kafkaBatch"]).to_event()
-    return request["event"]
+        return KafkaBatch.from_wire(marshal.loads(request["kafkaBatch"])).to_event()
+    return marshal.loads(request["event"])
 
 
 def report_line(request_id: str, duration_ms: float, memory_mb: str, init_ms: float | None = None) -> str:

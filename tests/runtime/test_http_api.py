@@ -393,11 +393,91 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(server):
     assert answer.startswith(b"HTTP/1.1 200 ")
 
 
-def test_an_unknown_method_gets_http_servers_own_error_page(server):
-    """Answered by http.server itself, not by our handler: the page must still reach the client."""
+def test_an_unknown_method_is_501(server):
+    """Refused by the parser before any route is looked at; the answer must still reach the client."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"BREW /coupons/c1 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_until_blank_line(sock).startswith(b"HTTP/1.1 501 ")
+
+
+def _read_response(sock: socket.socket, buffered: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """(head, body, what was read beyond them) of one response read off a raw socket."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-response"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk
+        rest += chunk
+    return head, rest[:length], rest[length:]
+
+
+def test_pipelined_requests_are_answered_in_the_order_they_came(server):
+    """Requests sent back to back on one connection (HTTP/1.1 pipelining) are answered in order, even
+    when the first takes longest."""
+    slow = b"GET /slow HTTP/1.1\r\nHost: x\r\nx-probe-action: sleep\r\nx-probe-seconds: 0.4\r\n\r\n"
+    quick = b"GET /coupons/%d HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(slow + quick % 1 + quick % 2)
+        head, body, rest = _read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200 ") and json.loads(body)["slept"] == 0.4
+        for n in (1, 2):
+            head, body, rest = _read_response(sock, rest)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert json.loads(body)["rawPath"] == f"/coupons/{n}"
+
+
+def test_a_request_that_cannot_be_parsed_is_400_and_the_connection_closes(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /coupons/c1 HTTP/1.1\r\nHost: x\r\nContent-Length: twelve\r\n\r\n")
+        head, body, _ = _read_response(sock)
+        assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body) == {"message": "Bad Request"}
+        assert sock.recv(1) == b""  # closed
+
+
+def test_head_gets_the_headers_and_no_body(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("HEAD", "/coupons/c1")
+        response = conn.getresponse()
+        assert response.status == 405  # the route has GET only, and HEAD is not GET
+        assert response.read() == b""
+        conn.request("GET", "/coupons/c1")  # the connection is still in step
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(invoker):
+    srv = HttpApiServer(ROUTES, invoker, port=0, idle_timeout_s=0.5)
+    srv.start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.sendall(b"GET /coupons/c1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, _, _ = _read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # the server closed it
+            assert 0.3 < time.monotonic() - started < 5
+    finally:
+        srv.stop()
+
+
+def test_a_body_past_the_discard_limit_is_refused_without_reading_it(server):
+    """A Content-Length far over the limit is answered at once: the client need not send 64 MB."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /coupons/c1/issue HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (1 << 30))
+        head, body, _ = _read_response(sock)
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(body) == {"message": "Request Entity Too Large"}
 
 
 def test_chunked_request_body_is_read(server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import re
@@ -14,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, MARSHAL_ERROR, TIMEOUT_ERROR
+from infra.runtime.invoker import (
+    CRASH_ERROR,
+    INIT_ERROR,
+    MARSHAL_ERROR,
+    TIMEOUT_ERROR,
+    InvocationResult,
+)
 from infra.runtime.workers import FunctionRuntime, WorkerInvoker
 
 CODE = str(Path(__file__).parent / "functions")
@@ -192,23 +199,34 @@ def test_stats_count_invocations_and_give_duration_percentiles(invoker):
     assert stats["Echo"]["invocations"] == 0 and stats["Echo"]["duration_ms"]["p50"] is None
 
 
-def test_invoke_within_runs_in_the_callers_thread_only_when_sure_to_end_in_time(invoker):
-    """The HTTP API's fast path: None (nothing ran) when the Timeout does not fit, or no environment
-    frees up in time; the invocation otherwise, counted like any other."""
-    assert invoker.invoke_within("Sleep", {"seconds": 0}, within_s=1.5) is None  # Timeout 1 s + 1 s margin
-    assert invoker.stats()["Sleep"]["invocations"] == 0
-    invoker.warm("Echo", 1)
-    ran = invoker.invoke_within("Echo", {"x": 1}, within_s=60)
-    assert ran is not None and ran.ok and ran.payload["event"] == {"x": 1}
+def test_code_on_the_invokers_loop_awaits_invoke_async_and_may_not_block_on_invoke(invoker):
+    """The HTTP API runs on the invoker's own loop: it awaits `invoke_async`. A blocking `invoke`
+    there would wait for the loop it blocks, so it is refused with a message saying what to do."""
+
+    async def on_the_loop() -> tuple[InvocationResult, str]:
+        result = await invoker.invoke_async("Echo", {"x": 1})
+        try:
+            invoker.invoke("Echo", {})
+        except RuntimeError as exc:
+            return result, str(exc)
+        return result, ""
+
+    result, refusal = asyncio.run_coroutine_threadsafe(on_the_loop(), invoker.loop).result(30)
+    assert result.ok and result.payload["event"] == {"x": 1}
+    assert "await" in refusal
     assert invoker.stats()["Echo"]["invocations"] == 1
-    with ThreadPoolExecutor(4) as pool:  # every Sleep environment busy for 0.8 s
-        busy = [pool.submit(invoker.invoke, "Sleep", {"seconds": 0.8}) for _ in range(4)]
-        time.sleep(0.3)
-        assert invoker.invoke_within("Sleep", {"seconds": 0}, within_s=2.2) is None  # waits 0.2 s at most
-    assert all(f.result().ok for f in busy)
-    assert invoker.stats()["Sleep"]["invocations"] == 4
-    assert invoker.invoke_within("Missing", {}, within_s=60) is not None  # an init error, reported
-    assert invoker.invoke_within("Nope", {}, within_s=60) is None
+
+
+def test_close_lets_a_running_invocation_finish_and_refuses_new_ones():
+    invoker = WorkerInvoker({"Sleep": _fn("Sleep", "probe.sleep", timeout=5)}, log=lambda f, line: None)
+    invoker.warm("Sleep", 1)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoker.invoke, "Sleep", {"seconds": 0.5})
+        time.sleep(0.2)
+        invoker.close()
+        assert running.result(10).ok
+    with pytest.raises(RuntimeError, match=r"stopped|closed"):
+        invoker.invoke("Sleep", {"seconds": 0})
 
 
 _RUNTIME_WITH_A_BUSY_WORKER = """

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from infra.runtime.kafka.events import KafkaBatch
-from infra.runtime.wire import recv_frame, send_frame
+from infra.runtime.wire import FrameDecoder, encode_frame, recv_frame, send_frame
 
 
 @pytest.fixture
@@ -53,3 +53,26 @@ def test_a_message_json_cannot_encode_raises_before_sending(pair):
     b.setblocking(False)
     with pytest.raises(BlockingIOError):
         b.recv(1)  # nothing was sent
+
+
+def test_the_decoder_gives_whole_frames_whatever_the_pieces_they_arrive_in():
+    """The runtime's side reads on its event loop: frames arrive split anywhere, or several at once."""
+    frames = [{"ok": True, "n": n, "pad": "x" * n * 300} for n in range(6)]
+    stream = b"".join(encode_frame(frame) for frame in frames)
+    for piece_size in (1, 3, 7, 64, 1000, len(stream)):
+        decoder = FrameDecoder()
+        received = []
+        for start in range(0, len(stream), piece_size):
+            received.extend(decoder.feed(stream[start : start + piece_size]))
+        assert received == frames, piece_size
+
+
+def test_the_decoder_reads_what_the_worker_sends(pair):
+    a, b = pair
+    send_frame(a, {"ready": True})
+    send_frame(a, {"ok": True, "payload": [1, 2]}, codec="marshal")
+    decoder = FrameDecoder()
+    received: list[object] = []
+    while len(received) < 2:
+        received.extend(decoder.feed(b.recv(3)))
+    assert received == [{"ready": True}, {"ok": True, "payload": [1, 2]}]
