@@ -6,7 +6,7 @@ then an exact method beats `ANY`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from infra.template.models import HttpApiEventSpec
@@ -18,6 +18,14 @@ _STATIC, _PARAM, _GREEDY = 2, 1, 0
 class Route:
     spec: HttpApiEventSpec
     segments: tuple[str, ...]
+    # Derived once from `segments` (matching runs on every request): each segment's kind, the
+    # parameter name of `{name}`/`{proxy+}` segments, and the route's rank.
+    kinds: tuple[int, ...] = field(init=False)
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(_kind(s) for s in self.segments))
+        object.__setattr__(self, "names", tuple(s.strip("{}").removesuffix("+") for s in self.segments))
 
     @classmethod
     def of(cls, spec: HttpApiEventSpec) -> Route:
@@ -42,25 +50,24 @@ class Route:
 
     def match(self, parts: list[str]) -> dict[str, str] | None:
         """The path parameters when this route's path matches the (decoded) request segments."""
+        kinds = self.kinds
+        greedy = bool(kinds) and kinds[-1] == _GREEDY
+        if len(parts) != len(kinds) and not (greedy and len(parts) >= len(kinds)):
+            return None  # {proxy+} needs at least one segment
         params: dict[str, str] = {}
-        for i, segment in enumerate(self.segments):
-            kind = _kind(segment)
-            if kind == _GREEDY:
-                if i >= len(parts):
-                    return None  # {proxy+} needs at least one segment
-                params[segment[1:-2]] = "/".join(parts[i:])
-                return params
-            if i >= len(parts):
-                return None
-            if kind == _PARAM:
-                params[segment[1:-1]] = parts[i]
-            elif segment != parts[i]:
-                return None
-        return params if len(parts) == len(self.segments) else None
+        for i, kind in enumerate(kinds):
+            if kind == _STATIC:
+                if self.segments[i] != parts[i]:
+                    return None
+            elif kind == _PARAM:
+                params[self.names[i]] = parts[i]
+            else:
+                params[self.names[i]] = "/".join(parts[i:])
+        return params
 
     def rank(self) -> tuple[tuple[int, ...], int]:
         """Higher is more specific: per-segment weights, then an exact method over ANY."""
-        return tuple(_kind(s) for s in self.segments), int(self.spec.method != "ANY")
+        return self.kinds, int(self.spec.method != "ANY")
 
 
 def _kind(segment: str) -> int:
