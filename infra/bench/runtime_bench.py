@@ -20,7 +20,7 @@ def section(endpoints: Endpoints, report: Report, args: argparse.Namespace) -> N
     )
     raw = report.add(
         "runtime",
-        "plain kafka-python consumer, 4 partitions (median of rounds)",
+        "plain confluent-kafka consumer, 4 partitions (median of rounds)",
         figures["raw_consumer_records_per_s"],
         "records/s",
     )

@@ -15,6 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from infra.cli import main
 from infra.runtime.destinations import KafkaTopicDestination, Message
 from infra.runtime.kafka.dead_letter import kafka_failure_messages
+from infra.runtime.kafka.events import Record
 from infra.runtime.retry import FailedRecords
 
 Original = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
@@ -109,8 +110,13 @@ def end_offsets(servers: str, topic: str) -> dict[int, int]:
 def aws_failure_messages(
     servers: str, records: Sequence[Any], condition: str = "retries_exhausted"
 ) -> list[Message]:
-    """AWS's on-failure messages for these ConsumerRecords, built by the runtime's own code."""
-    failed = FailedRecords(list(records), condition, batch_size=len(records), invoke_count=2, result=None)  # type: ignore[arg-type]
+    """AWS's on-failure messages for these kafka-python ConsumerRecords, built by the runtime's own
+    code from the Records its Kafka source would hold for them."""
+    held = [
+        Record(r.topic, r.partition, r.offset, r.timestamp, r.timestamp_type, r.key, r.value, r.headers, 0)
+        for r in records
+    ]
+    failed = FailedRecords(held, condition, batch_size=len(held), invoke_count=2, result=None)  # type: ignore[arg-type]
     messages = kafka_failure_messages(
         failed,
         source_kind="SelfManagedKafka",

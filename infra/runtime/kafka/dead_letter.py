@@ -28,7 +28,7 @@ def kafka_failure_messages(
     event_source_arn: str | None,
     function_arn: str,
 ) -> list[Message]:
-    """One dead-letter message per failed kafka-python ConsumerRecord, each carrying the one-record
+    """One dead-letter message per failed Record (events.py), each carrying the one-record
     event as `payload`, published with the record's original key."""
     messages: list[Message] = []
     for record in failed.items:

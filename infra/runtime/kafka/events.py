@@ -5,10 +5,11 @@ batch's retries, partial failures and commits concern exactly one partition. `ke
 a null key and `value` for a tombstone (unconfirmed; consumers should also accept null).
 
 Why `KafkaBatch` is deferred: building the payload (a dict and two base64 strings per record, then
-JSON) costs about as much as kafka-python's own parsing. Done in the runtime's process it shares one
-interpreter lock with the poll thread and halves throughput, so the source hands the worker process
-raw rows (`batch_rows`, C-speed to extract and to marshal) and the worker builds the payload on its
-own core (`KafkaBatch.to_event`). This module stays free of surge imports: the worker loads it.
+JSON) costs several times what taking the record from the consumer does. Done in the runtime's
+process it would share one interpreter lock with the HTTP API and every other source, so the source
+hands the worker process raw rows (`batch_rows`, C-speed to extract and to marshal) and the worker
+builds the payload on its own core (`KafkaBatch.to_event`). This module stays free of surge and
+Kafka client imports: the worker loads it.
 """
 
 from __future__ import annotations
@@ -18,17 +19,55 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 _TIMESTAMP_TYPES = ("CREATE_TIME", "LOG_APPEND_TIME")
+_LOG_APPEND_TIME = 2  # confluent_kafka.TIMESTAMP_LOG_APPEND_TIME (not imported: see the docstring)
 _RECORD_OVERHEAD = 160  # JSON field names and numbers of one record, roughly
 
-# One record on the wire: (offset, timestamp, timestamp_type, key, value, headers), taken from a
-# kafka-python ConsumerRecord (topic, partition, leader_epoch, offset, timestamp, timestamp_type, key,
-# value, headers, checksum, serialized_key_size, serialized_value_size, serialized_header_size).
-Row = tuple[int, int, int, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
-_ROW_FIELDS = itemgetter(3, 4, 5, 6, 7, 8)
-_KEY_SIZE, _VALUE_SIZE, _HEADER_SIZE = itemgetter(10), itemgetter(11), itemgetter(12)
+Headers = list[tuple[str, bytes | None]]
+
+
+class Record(NamedTuple):
+    """One consumed record, as the Kafka source keeps it (`record_of` builds it from a message)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int  # ms since the epoch
+    timestamp_type: int  # an index into _TIMESTAMP_TYPES
+    key: bytes | None
+    value: bytes | None
+    headers: Headers | None
+    size: int  # the bytes it adds to the Lambda payload, roughly (`payload_size`)
+
+
+def record_of(message: Any) -> Record:
+    """A confluent-kafka Message (without error) as a Record."""
+    kind, timestamp = message.timestamp()
+    key, value, headers = message.key(), message.value(), message.headers()
+    data = (len(key) if key else 0) + (len(value) if value else 0)
+    size = data * 4 // 3 + _RECORD_OVERHEAD
+    if headers:
+        # header bytes are written as numbers of up to 4 characters
+        size += sum(len(name) + 4 * len(raw or b"") for name, raw in headers)
+    return Record(
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        timestamp,
+        1 if kind == _LOG_APPEND_TIME else 0,
+        key,
+        value,
+        headers,
+        size,
+    )
+
+
+# One record on the wire: (offset, timestamp, timestamp_type, key, value, headers) of a Record.
+Row = tuple[int, int, int, bytes | None, bytes | None, Headers | None]
+_ROW_FIELDS = itemgetter(2, 3, 4, 5, 6, 7)
+_SIZE = itemgetter(8)
 
 
 def _b64(data: bytes) -> str:
@@ -40,8 +79,8 @@ def signed_bytes(data: bytes) -> list[int]:
     return array("b", data).tolist()
 
 
-def batch_rows(records: Sequence[Any]) -> list[Row]:
-    """The wire rows of kafka-python ConsumerRecords (a C-level map: no Python code per record)."""
+def batch_rows(records: Sequence[Record]) -> list[Row]:
+    """The wire rows of Records (a C-level map: no Python code per record)."""
     return list(map(_ROW_FIELDS, records))
 
 
@@ -63,13 +102,10 @@ def lambda_record(topic: str, partition: int, row: Row) -> dict[str, Any]:
     return out
 
 
-def payload_size(records: Sequence[Any]) -> int:
-    """Approximate bytes these ConsumerRecords add to the JSON payload (base64 grows data by 4/3;
-    header bytes are written as numbers of up to 4 characters). A null key or value counts -1 byte:
-    noise next to the per-record overhead, and it keeps this three C-level sums."""
-    data = sum(map(_KEY_SIZE, records)) + sum(map(_VALUE_SIZE, records))
-    headers = max(0, sum(map(_HEADER_SIZE, records)))
-    return data * 4 // 3 + headers * 4 + _RECORD_OVERHEAD * len(records)
+def payload_size(records: Sequence[Record]) -> int:
+    """Approximate bytes these Records add to the JSON payload (base64 grows data by 4/3; header
+    bytes are written as numbers of up to 4 characters), summed at C speed."""
+    return sum(map(_SIZE, records))
 
 
 @dataclass(frozen=True)

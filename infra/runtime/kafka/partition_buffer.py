@@ -8,11 +8,10 @@ buffers lock around them (the poll thread fills buffers, batch threads take thei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from kafka import TopicPartition
+from confluent_kafka import TopicPartition
 
-from infra.runtime.kafka.events import payload_size
+from infra.runtime.kafka.events import Record, payload_size
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
@@ -21,16 +20,16 @@ BUFFER_BATCHES = 3  # per partition: the batch in flight's successors, at most
 @dataclass
 class Partition:
     tp: TopicPartition
-    buffer: list[Any] = field(default_factory=list)
+    buffer: list[Record] = field(default_factory=list)
     buffered_bytes: int = 0
     first_at: float = 0.0  # monotonic time the oldest buffered record arrived
     committed: int | None = None  # acknowledged by the broker
-    sent: int | None = None  # last offset handed to commit_async
+    sent: int | None = None  # last offset handed to an asynchronous commit
     hold_until: float = 0.0
     paused: bool = False  # back-pressure: its buffer is full (see `full`)
     cancelled: bool = False  # revoked: its in-flight batch must stop and never commit
 
-    def add(self, records: list[Any], size: int, arrived: float) -> None:
+    def add(self, records: list[Record], size: int, arrived: float) -> None:
         """Buffer fetched records; `size` is their payload size (computed outside the lock)."""
         if not self.buffer:
             self.first_at = arrived
@@ -47,7 +46,7 @@ class Partition:
             self.buffered_bytes >= BUFFER_BATCHES * MAX_PAYLOAD_BYTES
         )
 
-    def closed_batch(self, now: float, batch_size: int, window_s: float) -> list[Any] | None:
+    def closed_batch(self, now: float, batch_size: int, window_s: float) -> list[Record] | None:
         """Take the next batch if it has closed (BatchSize, 6 MB or the batching window)."""
         if not self.buffer or self.hold_until > now:
             return None
@@ -62,7 +61,7 @@ class Partition:
             return None
         return self.first_at + window_s - now
 
-    def _take_batch(self, batch_size: int) -> list[Any]:
+    def _take_batch(self, batch_size: int) -> list[Record]:
         count = min(len(self.buffer), batch_size)
         batch = self.buffer[:count]
         size = payload_size(batch)

@@ -1,11 +1,17 @@
 """`KafkaEventSource`: one Lambda Kafka event source mapping (SelfManagedKafka or MSK) run locally.
 
-Threads: one poll thread owns the kafka-python consumer (it is not thread-safe): it fetches, buffers
-records per partition, hands closed batches to a worker pool, and applies the workers' outcomes
-(commits). Workers filter and run the retry policy (infra/runtime/retry.py), blocking on the
-invoker, and go straight on with their partition's next closed batch; the Lambda payload itself is
-built by the invoker's worker process (events.py says why). One batch per partition is in flight at a
-time; partitions run concurrently (pool size = assigned partitions, at most `max_workers`).
+Threads: one poll thread owns the consumer: it takes fetched records, buffers them per partition,
+hands closed batches to a worker pool, and applies the workers' outcomes (commits); rebalance and
+commit callbacks run on it too, inside its `consume`. Workers filter and run the retry policy
+(infra/runtime/retry.py), blocking on the invoker, and go straight on with their partition's next
+closed batch; the Lambda payload itself is built by the invoker's worker process (events.py says
+why). One batch per partition is in flight at a time; partitions run concurrently (pool size =
+assigned partitions, at most `max_workers`).
+
+The consumer is confluent-kafka's (librdkafka): its fetching, parsing and group membership run in
+native threads that never take Python's interpreter lock, so an idle source costs the runtime one
+wake-up per poll and a busy one does not slow the HTTP API sharing the runtime's process (with
+kafka-python, the template's 17 idle consumers took a fifth of the accept path's throughput).
 
 Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconfirmed):
 - Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>-<stack scope>`
@@ -23,17 +29,20 @@ Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconf
   finished records:
   delivered successfully, filtered out, dead-lettered or discarded.
 - Memory stays bounded per partition: a partition whose buffer holds `BUFFER_BATCHES` batches (or
-  as many times 6 MB) is paused until its buffer drains, while the others keep fetching (kafka-python
-  hands out one partition's fetched records at a time, so stopping all fetching for one full partition
-  would run the partitions one after another). When every partition is paused, the poll thread only
-  waits for outcomes. compat.py works around a kafka-python bug that strands resumed partitions.
-- Joining: kafka_python_workarounds.py waits for the topic's partition leaders first, and rejoins
-  when this member is left without partitions while the topic has some.
-- Rebalance: buffered records of revoked partitions are dropped and nothing is committed for them
-  any more (their in-flight batch is cancelled after its current invocation); the new owner re-reads
-  from the committed offset (at least once).
+  as many times 6 MB) is paused until its buffer drains, while the others keep fetching (the consumer
+  hands out all partitions' records from one queue, so not consuming for one full partition would
+  hold back the others). librdkafka drops what it prefetched for a paused partition and fetches it
+  again from the last record handed out when it is resumed. When every partition is paused, the poll
+  thread mostly waits for outcomes.
+- Joining: topics.py waits for the topic (and its partition leaders) before subscribing; status and
+  health say when it does not exist.
+- Rebalance (eager): a newly assigned partition starts at the group's committed offset, else at the
+  StartingPosition, set in the assignment itself. Buffered records of revoked partitions are dropped
+  and nothing is committed for them any more (their in-flight batch is cancelled after its current
+  invocation); the new owner re-reads from the committed offset (at least once).
 - If a batch cannot be finished (the dead-letter publish fails, or an internal error), the partition
-  seeks back to its first unfinished offset and retries after `hold_s`.
+  seeks back to its first unfinished offset and retries after `hold_s` (a seek that fails is tried
+  again at every poll, and the partition's records are not buffered until it succeeds).
 - `Enabled: false`: nothing is polled; `ready()` is True and the state is "disabled".
 - `stop()`: stop polling, wait up to `stop_timeout_s` for in-flight invocations, commit what is
   finished, never commit unfinished work, leave the group.
@@ -46,35 +55,36 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_STORED,
+    Consumer,
+    KafkaException,
+    TopicPartition,
+)
 
 from infra.runtime.destinations import Destination, open_destination
 from infra.runtime.filters import RecordFilter
 from infra.runtime.invoker import InvocationResult, Invoker
-from infra.runtime.kafka import compat
 from infra.runtime.kafka.dead_letter import kafka_failure_messages
-from infra.runtime.kafka.events import KafkaBatch, batch_rows, payload_size
-from infra.runtime.kafka.kafka_python_workarounds import (
-    EmptyAssignmentRejoiner,
-    TopicProbe,
-    await_topic_leaders,
-)
-from infra.runtime.kafka.offsets import OffsetCommitter, committed_offset
+from infra.runtime.kafka.events import KafkaBatch, Record, batch_rows, payload_size, record_of
+from infra.runtime.kafka.offsets import OffsetCommitter, committed_offsets
 from infra.runtime.kafka.partition_buffer import Partition
+from infra.runtime.kafka.topics import await_topic
 from infra.runtime.retry import BatchRunner, Counters, FailedRecords, RetryPolicy
 from infra.template.models import KafkaEventSpec
 
 log = logging.getLogger(__name__)
 
-_IDLE_POLL_MS = 500  # = fetch_max_wait_ms: a blocked poll still returns as soon as records arrive
+_IDLE_POLL_MS = 500  # a blocked consume still returns as soon as records arrive
 _BUSY_POLL_MS = 5  # while batches are in flight: the longest a fetched record waits to be buffered
+_librdkafka_log = logging.getLogger("surge.kafka.consumer")
 
 
 def default_group_id(spec: KafkaEventSpec) -> str:
@@ -110,8 +120,8 @@ class KafkaEventSource:
         consumer_config: dict[str, Any] | None = None,
     ) -> None:
         """`bootstrap_servers` overrides the spec's (e.g. the local stack's); `dead_letter_dir`
-        receives `<function>.<event>.jsonl` for SQS/SNS/S3 destinations. Raises ValueError for an
-        unsupported filter operator or destination."""
+        receives `<function>.<event>.jsonl` for SQS/SNS/S3 destinations; `consumer_config` adds
+        librdkafka properties. Raises ValueError for an unsupported filter operator or destination."""
         self.spec = spec
         self.invoker = invoker
         self.function_id = function_id
@@ -137,6 +147,7 @@ class KafkaEventSource:
         self.stop_timeout_s = stop_timeout_s
         self.hold_s = hold_s
         self.consumer_config = consumer_config or {}
+        self._max_records = min(10_000, max(500, spec.batch_size * 2))  # per consume
         self.counters = Counters()
         self._state = "disabled" if not spec.enabled else "created"
         self._stop = threading.Event()
@@ -144,11 +155,9 @@ class KafkaEventSource:
         self._parts: dict[TopicPartition, Partition] = {}
         self._outcome_ready = threading.Event()
         self._offsets = OffsetCommitter(self._parts, self.counters)
-        self._rebalances: deque[tuple[str, list[TopicPartition]]] = deque()
+        self._seeks: dict[TopicPartition, int] = {}  # restarts whose seek has not succeeded yet
         self._busy: set[TopicPartition] = set()  # partitions with a batch thread (poll thread only)
         self._buffers_lock = threading.Lock()  # partition buffers: the poll thread and batch threads
-        self._topic = TopicProbe(self.bootstrap_servers, spec.topic, self.consumer_config)
-        self._rejoiner = EmptyAssignmentRejoiner(self._topic, self.counters, self._rejoin)
         self._lag: dict[int, dict[str, Any]] = {}
         self._lag_at = 0.0
         self._thread: threading.Thread | None = None
@@ -222,83 +231,104 @@ class KafkaEventSource:
     def _open_consumer(self) -> Any:
         position = self.spec.starting_position
         config: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "group_id": self.group_id,
-            "client_id": f"surge-{self.name}",
-            "enable_auto_commit": False,
-            "auto_offset_reset": "latest" if position == "LATEST" else "earliest",
-            "max_poll_records": min(10_000, max(500, self.spec.batch_size * 2)),
-            "max_partition_fetch_bytes": 4 * 1024 * 1024,
-            "fetch_max_bytes": 64 * 1024 * 1024,
+            "bootstrap.servers": self.bootstrap_servers,
+            "group.id": self.group_id,
+            "client.id": f"surge-{self.name}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "latest" if position == "LATEST" else "earliest",
+            "max.partition.fetch.bytes": 4 * 1024 * 1024,
+            "fetch.max.bytes": 64 * 1024 * 1024,
             # a slow function must not get the consumer kicked out of the group
-            "max_poll_interval_ms": 30 * 60 * 1000,
-            # CRCs are checked (kafka-python's default): the `crc32c` C extension, a dependency of
-            # surge, keeps that cheap; pure Python would cost ~30% of the poll thread.
+            "max.poll.interval.ms": 30 * 60 * 1000,
+            "check.crcs": True,
+            "on_commit": self._offsets.committed,
+            "error_cb": self._on_error,
+            "logger": _librdkafka_log,
         }
         config.update(self.consumer_config)
-        await_topic_leaders(
-            self._topic,
-            needed_by=self.name,
-            stop=self._stop,
-            counters=self.counters,
-            set_problem=self._set_problem,
-        )
-        consumer = KafkaConsumer(**config)
-        if position == "LATEST":
-            # LATEST is where the partitions ended when the source started, as for an event source
-            # mapping, not when the group hands them over: that can be seconds later (a rejoin), and
-            # the records sent meanwhile would be skipped.
-            partitions = [
-                TopicPartition(self.spec.topic, p) for p in consumer.partitions_for_topic(self.spec.topic)
-            ]
-            self._latest_at_start = consumer.end_offsets(partitions) if partitions else {}
-        self._subscribe(consumer)
+        consumer = Consumer(config)
+        try:
+            await_topic(
+                consumer,
+                self.spec.topic,
+                needed_by=self.name,
+                stop=self._stop,
+                counters=self.counters,
+                set_problem=self._set_problem,
+            )
+            if position == "LATEST":
+                # LATEST is where the partitions ended when the source started, as for an event source
+                # mapping, not when the group hands them over: that can be seconds later (a rebalance),
+                # and the records sent meanwhile would be skipped.
+                self._latest_at_start = self._end_offsets(consumer)
+            consumer.subscribe([self.spec.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        except BaseException:
+            consumer.close()
+            raise
         return consumer
 
-    def _subscribe(self, consumer: Any) -> None:
-        consumer.subscribe([self.spec.topic], listener=_Listener(self, consumer))
+    def _end_offsets(self, consumer: Any) -> dict[TopicPartition, int]:
+        topic = consumer.list_topics(self.spec.topic, timeout=10).topics.get(self.spec.topic)
+        ends: dict[TopicPartition, int] = {}
+        for number in topic.partitions if topic is not None else ():
+            tp = TopicPartition(self.spec.topic, number)
+            ends[tp] = consumer.get_watermark_offsets(tp, timeout=10)[1]
+        return ends
 
-    def _rejoin(self) -> None:
-        self._consumer.unsubscribe()
-        self._subscribe(self._consumer)
+    def _on_error(self, error: Any) -> None:
+        """librdkafka's client-level errors (a broker down, ...): it retries on its own; say it in status."""
+        self.counters.error(error.name(), error.str())
 
     def _set_problem(self, problem: str | None) -> None:
         self._problem = problem
 
     def _poll_once(self) -> None:
         self._apply_outcomes()
+        self._retry_seeks()
         self._offsets.flush()
         now = time.monotonic()
         wait_s = self._dispatch_ready(now)
-        if self._apply_backpressure():
+        all_paused = self._apply_backpressure()
+        if all_paused:
             self._wait_for_outcome(_IDLE_POLL_MS / 1000)
-            return
         # While batches are in flight, their outcomes (commits, partitions becoming idle) come often,
-        # and a blocked kafka-python poll cannot be woken by them: poll without blocking, then wait on
-        # the outcomes. Otherwise only new records can bring work: block in poll.
-        busy = bool(self._busy)
+        # and a blocked consume cannot be woken by them: consume without blocking, then wait on the
+        # outcomes. Otherwise only new records can bring work: block in consume. (Consuming also
+        # runs the rebalance and commit callbacks, so it goes on even when every partition is paused.)
+        busy = bool(self._busy) or all_paused
         timeout_ms = 0 if busy else _IDLE_POLL_MS
         if wait_s is not None:
             timeout_ms = min(timeout_ms, max(0, int(wait_s * 1000)))
-        fetched = compat.poll(self._consumer, timeout_ms)
-        if busy and not fetched:
+        messages = self._consumer.consume(self._max_records, timeout_ms / 1000)
+        if busy and not messages and not all_paused:
             self._wait_for_outcome(
                 _BUSY_POLL_MS / 1000 if wait_s is None else min(_BUSY_POLL_MS / 1000, wait_s)
             )
-        moved = self._apply_rebalance()
-        if fetched:
-            arrived = time.monotonic()
-            for tp, records in fetched.items():
-                part = self._parts.get(tp)
-                # Records fetched before a rebalance came from the old position; the partition was
-                # just re-positioned at its committed offset and will fetch them again, in order.
-                if part is None or part.cancelled or tp in moved:
-                    continue
-                size = payload_size(records)
-                with self._buffers_lock:
-                    part.add(records, size, arrived)
+        if messages:
+            self._buffer(messages)
         self._refresh_lag()
-        self._rejoiner.check()
+
+    def _buffer(self, messages: list[Any]) -> None:
+        """Add fetched messages to their partitions' buffers (in order; a consume may interleave
+        partitions)."""
+        arrived = time.monotonic()
+        by_partition: dict[int, list[Record]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self.counters.error(error.name(), error.str())
+                continue
+            by_partition.setdefault(message.partition(), []).append(record_of(message))
+        for number, records in by_partition.items():
+            tp = TopicPartition(self.spec.topic, number)
+            part = self._parts.get(tp)
+            # A partition waiting for its restart seek would buffer records from the wrong place.
+            if part is None or part.cancelled or tp in self._seeks:
+                continue
+            size = payload_size(records)
+            with self._buffers_lock:
+                part.add(records, size, arrived)
 
     def _dispatch_ready(self, now: float) -> float | None:
         """Start a batch for every idle partition whose batch closed; returns the time until the
@@ -317,11 +347,11 @@ class KafkaEventSource:
                     next_close = remaining if next_close is None else min(next_close, remaining)
         return next_close
 
-    def _closed_batch(self, part: Partition, now: float) -> list[Any] | None:
+    def _closed_batch(self, part: Partition, now: float) -> list[Record] | None:
         """The caller holds `_buffers_lock`."""
         return part.closed_batch(now, self.spec.batch_size, self.spec.batching_window_seconds)
 
-    def _submit(self, part: Partition, batch: list[Any]) -> None:
+    def _submit(self, part: Partition, batch: list[Record]) -> None:
         wanted = min(self.max_workers, max(1, len(self._parts)))
         if self._pool is None or wanted > self._pool_size:
             # Grow by replacing the pool; the old one finishes its running batches on its own.
@@ -339,9 +369,9 @@ class KafkaEventSource:
         for part in self._parts.values():
             full = part.full(self.spec.batch_size)
             if full and not part.paused:
-                self._consumer.pause(part.tp)
+                self._consumer.pause([part.tp])
             elif part.paused and not full:
-                self._consumer.resume(part.tp)
+                self._consumer.resume([part.tp])
             part.paused = full
         return bool(self._parts) and all(part.paused for part in self._parts.values())
 
@@ -372,9 +402,25 @@ class KafkaEventSource:
                 with self._buffers_lock:
                     part.clear()
                 part.hold_until = time.monotonic() + self.hold_s
-                self._consumer.seek(part.tp, outcome.restart_at)
+                self._seeks[part.tp] = outcome.restart_at
         if commits:
             self._offsets.commit(commits)
+
+    def _retry_seeks(self) -> None:
+        """Re-position partitions whose batch was abandoned. A seek that fails (the partition is
+        being moved, say) is tried again next time; meanwhile its records are not buffered."""
+        for tp, offset in list(self._seeks.items()):
+            if tp not in self._parts:
+                del self._seeks[tp]  # revoked: its new owner starts at the committed offset
+                continue
+            try:
+                self._consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            except KafkaException as exc:
+                self.counters.error("SeekFailed", f"{tp.topic}-{tp.partition} to {offset}: {exc}")
+                continue
+            del self._seeks[tp]
+            with self._buffers_lock:
+                self._parts[tp].clear()  # fetched before the seek took effect
 
     def _refresh_lag(self) -> None:
         now = time.monotonic()
@@ -382,77 +428,77 @@ class KafkaEventSource:
             return
         self._lag_at = now
         lag: dict[int, dict[str, Any]] = {}
-        paused = self._consumer.paused()
         for tp, part in self._parts.items():
-            end = self._consumer.highwater(tp)
+            try:
+                end: int | None = self._consumer.get_watermark_offsets(tp, cached=True)[1]
+            except KafkaException:
+                end = None
+            if end is not None and end < 0:
+                end = None  # not known until a fetch answered
             lag[tp.partition] = {
                 "committed": part.committed,
                 "lag": None if end is None or part.committed is None else max(0, end - part.committed),
                 "in_flight": tp in self._busy,
                 "buffered": len(part.buffer),
-                "paused": tp in paused,
+                "paused": part.paused,
                 "held": part.hold_until > now,
             }
         self._lag = lag
 
     # ---- rebalance ------------------------------------------------------------------------------
-    # kafka-python 3 calls the listener on its IO thread, where blocking calls are forbidden: the
-    # listener only flags revoked partitions (so their workers stop reporting at once), pauses new
-    # AT_TIMESTAMP partitions until they are positioned, and queues the change for the poll thread.
+    # librdkafka calls these from the poll thread's own `consume`, so they change the partition states
+    # directly; records fetched for a revoked partition are never handed out after its revocation.
 
-    def _apply_rebalance(self) -> set[TopicPartition]:
-        """Apply queued revocations/assignments; returns the partitions they touched."""
-        moved: set[TopicPartition] = set()
-        while self._rebalances:
-            kind, tps = self._rebalances.popleft()
-            moved.update(tps)
-            if kind == "revoked":
-                for tp in tps:
-                    self._offsets.forget(tp)
-                    part = self._parts.pop(tp, None)
-                    if part is not None:
-                        part.cancelled = True
-                        with self._buffers_lock:
-                            part.clear()
-                self._lag = {}
-                continue
-            for tp in tps:
-                self._parts.pop(tp, None)
-                part = Partition(tp)
-                part.committed = committed_offset(self._consumer, tp)
-                self._position(tp, part.committed)
-                self._parts[tp] = part
-            self._ready.set()  # the group is joined (even an empty assignment is a working member)
-            self._rejoiner.assigned(tps)
-        return moved
+    def _on_assign(self, consumer: Any, assigned: list[TopicPartition]) -> None:
+        committed: dict[TopicPartition, int | None] = {}
+        try:
+            committed = committed_offsets(consumer, assigned) if assigned else {}
+            for tp in assigned:
+                tp.offset = self._start_offset(consumer, tp, committed.get(tp))
+        except KafkaException as exc:
+            # Never leave the assignment unpositioned (librdkafka would fetch, and nothing here would
+            # take the records): start at the committed offsets, else at auto.offset.reset.
+            self.counters.error("AssignFailed", f"positioning {len(assigned)} partitions: {exc}")
+            for tp in assigned:
+                tp.offset = OFFSET_STORED
+        consumer.assign(assigned)
+        for tp in assigned:
+            part = Partition(TopicPartition(tp.topic, tp.partition))
+            part.committed = committed.get(tp)
+            self._parts[part.tp] = part
+            self._seeks.pop(part.tp, None)
+        self._ready.set()  # the group is joined (even an empty assignment is a working member)
 
-    def _position(self, tp: TopicPartition, committed: int | None) -> None:
-        """Start a newly assigned partition at the group's committed offset. kafka-python keeps its
-        old fetch position when a partition is handed back to the same member, which would skip the
-        records this source dropped or abandoned on revocation: a lost record. Seek explicitly."""
+    def _on_revoke(self, consumer: Any, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            self._offsets.forget(tp)
+            part = self._parts.pop(tp, None)
+            if part is not None:
+                part.cancelled = True
+                with self._buffers_lock:
+                    part.clear()
+        self._lag = {}
+        consumer.unassign()
+
+    def _start_offset(self, consumer: Any, tp: TopicPartition, committed: int | None) -> int:
+        """Where a newly assigned partition starts: the group's committed offset, else the
+        StartingPosition (LATEST: where it ended when the source started)."""
         if committed is not None:
-            self._consumer.seek(tp, committed)
-        elif self.spec.starting_position == "TRIM_HORIZON":
-            self._consumer.seek_to_beginning(tp)
-        elif self.spec.starting_position == "AT_TIMESTAMP":
-            self._seek_to_timestamp(tp)
-        elif tp in self._latest_at_start:
-            self._consumer.seek(tp, self._latest_at_start[tp])
-        # A partition handed back keeps the pause its previous state set (buffer full); the fresh
-        # state starts unpaused, so make the consumer agree, or the partition never fetches again.
-        self._consumer.resume(tp)
-
-    def _seek_to_timestamp(self, tp: TopicPartition) -> None:
-        when_ms = int((self.spec.starting_position_timestamp or 0) * 1000)
-        found = self._consumer.offsets_for_times({tp: when_ms}).get(tp)
-        if found is None:
-            self._consumer.seek_to_end(tp)
-        else:
-            self._consumer.seek(tp, found.offset)
+            return committed
+        position = self.spec.starting_position
+        if position == "TRIM_HORIZON":
+            return OFFSET_BEGINNING
+        if position == "AT_TIMESTAMP":
+            when_ms = int((self.spec.starting_position_timestamp or 0) * 1000)
+            (found,) = consumer.offsets_for_times(
+                [TopicPartition(tp.topic, tp.partition, when_ms)], timeout=10
+            )
+            return int(found.offset) if found.offset >= 0 else OFFSET_END
+        return self._latest_at_start.get(TopicPartition(tp.topic, tp.partition), OFFSET_END)
 
     # ---- workers ------------------------------------------------------------------------------
 
-    def _process(self, part: Partition, records: list[Any]) -> None:
+    def _process(self, part: Partition, records: list[Record]) -> None:
         """Deliver batches of one partition, one after another, while a closed one is waiting: a
         finished batch starts the next at once, not after a round trip through the poll thread (which
         may be busy parsing a fetch for milliseconds). Each finished batch is committed."""
@@ -470,7 +516,7 @@ class KafkaEventSource:
                 return
             records = following
 
-    def _deliver(self, part: Partition, records: list[Any]) -> int | None:
+    def _deliver(self, part: Partition, records: list[Record]) -> int | None:
         """Run one batch to the end; None when every record is finished, else the offset to re-read
         from (the batch was cancelled or could not be finished)."""
         batch = _Batch(self, part)
@@ -491,9 +537,9 @@ class KafkaEventSource:
             return None
         return batch.next_offset if batch.next_offset is not None else records[0].offset
 
-    def _invoke(self, records: list[Any]) -> InvocationResult:
-        """`records` are kafka-python ConsumerRecords of one partition; the payload is built by the
-        invoker's worker (see events.py for why)."""
+    def _invoke(self, records: list[Record]) -> InvocationResult:
+        """`records` are of one partition; the payload is built by the invoker's worker (see events.py
+        for why)."""
         first = records[0]
         event = KafkaBatch(
             self.spec.source_kind,
@@ -537,7 +583,7 @@ class KafkaEventSource:
         for part in self._parts.values():
             part.cancelled = True
         try:
-            self._consumer.close(autocommit=False)
+            self._consumer.close()  # leaves the group; commits nothing (enable.auto.commit is off)
         except Exception as exc:
             self.counters.error(type(exc).__name__, f"closing the consumer: {exc}")
         self._state = "stopped"
@@ -550,7 +596,7 @@ class KafkaEventSource:
 
 
 class _Batch:
-    """The retry runner's hooks for one batch of one partition; items are ConsumerRecords."""
+    """The retry runner's hooks for one batch of one partition; items are Records."""
 
     def __init__(self, source: KafkaEventSource, part: Partition) -> None:
         self.source = source
@@ -588,26 +634,6 @@ class _Batch:
         self.next_offset = item.offset + 1
         if not self.part.cancelled:
             self.source._report(_Outcome(self.part, self.next_offset, False))
-
-
-class _Listener(ConsumerRebalanceListener):
-    """Runs on kafka-python's IO thread: no blocking calls here (see `_apply_rebalance`)."""
-
-    def __init__(self, source: KafkaEventSource, consumer: Any) -> None:
-        self.source = source
-        self.consumer = consumer
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        for tp in revoked:
-            part = self.source._parts.get(tp)
-            if part is not None:
-                part.cancelled = True
-        self.source._rebalances.append(("revoked", list(revoked)))
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        if self.source.spec.starting_position == "AT_TIMESTAMP" and assigned:
-            self.consumer.pause(*assigned)
-        self.source._rebalances.append(("assigned", list(assigned)))
 
 
 def _filterable(value: bytes | None) -> dict[str, Any]:
