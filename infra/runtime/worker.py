@@ -23,24 +23,49 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from infra.runtime.kafka.events import KafkaBatch
 from infra.runtime.wire import recv_frame, send_frame
 
 
+@dataclass(frozen=True)
+class ContextFields:
+    """What the context takes from the environment: read once per execution environment, not on
+    every invocation (seven lookups per invocation were 6% of the API function's CPU in a profile)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: str
+    log_group_name: str
+    log_stream_name: str
+
+    @classmethod
+    def from_environment(cls) -> ContextFields:
+        env = os.environ
+        return cls(
+            env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+            env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            env.get("SURGE_FUNCTION_ARN", ""),
+            env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+            env.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+        )
+
+
 class LambdaContext:
     """The context object Lambda passes to Python handlers."""
 
-    def __init__(self, request_id: str, deadline_ms: float) -> None:
-        env = os.environ
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = env.get("SURGE_FUNCTION_ARN", "")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    def __init__(self, request_id: str, deadline_ms: float, fields: ContextFields) -> None:
+        self.function_name = fields.function_name
+        self.function_version = fields.function_version
+        self.invoked_function_arn = fields.invoked_function_arn
+        self.memory_limit_in_mb = fields.memory_limit_in_mb
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.log_group_name = fields.log_group_name
+        self.log_stream_name = fields.log_stream_name
         self.identity = None
         self.client_context = None
         self.tenant_id = None
@@ -109,6 +134,7 @@ def serve(
         )
         return
     memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    context_fields = ContextFields.from_environment()
     out = sys.stdout
     while True:
         request = recv_frame(sock)
@@ -116,7 +142,7 @@ def serve(
             return
         request_id = request["requestId"]
         init_ms = request.get("initMs")  # the runtime's measure of this environment's init, once
-        context = LambdaContext(request_id, request["deadlineMs"])
+        context = LambdaContext(request_id, request["deadlineMs"], context_fields)
         started = time.perf_counter()
         reply: dict[str, Any]
         try:
