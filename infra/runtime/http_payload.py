@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -59,8 +60,15 @@ class HttpRequest:
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive), or None."""
-        lower = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lower), None)
+        return self._first_values.get(name.lower())
+
+    @cached_property
+    def _first_values(self) -> dict[str, str]:
+        """Lower-case name -> first value, built once per request (several headers are looked up)."""
+        first: dict[str, str] = {}
+        for name, value in self.headers:
+            first.setdefault(name.lower(), value)
+        return first
 
 
 @dataclass(frozen=True)
