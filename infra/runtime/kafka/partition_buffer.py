@@ -26,7 +26,8 @@ class Partition:
     committed: int | None = None  # acknowledged by the broker
     sent: int | None = None  # last offset handed to an asynchronous commit
     hold_until: float = 0.0
-    paused: bool = False  # back-pressure: its buffer is full (see `full`)
+    paused: bool = False  # back-pressure: paused in the consumer (the source's _apply_backpressure)
+    full_since: float | None = None  # monotonic time its buffer became full, while not paused
     cancelled: bool = False  # revoked: its in-flight batch must stop and never commit
 
     def add(self, records: list[Record], size: int, arrived: float) -> None:
