@@ -131,17 +131,12 @@ def _raw_consumer_rate(servers: str, topic: str, records: int) -> float:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    seen = 0
-    started, first = 0.0, 0
-    watch = _Progress("plain kafka-python consumer")
     try:
-        while seen < records:
-            watch.check(seen)
-            batch = consumer.poll(timeout_ms=1000)
-            seen += sum(len(v) for v in batch.values())
-            if not first and seen:
-                started, first = time.monotonic(), seen
-        return (seen - first) / (time.monotonic() - started)
+        return _steady_rate(
+            "plain kafka-python consumer",
+            records,
+            lambda: sum(len(batch) for batch in consumer.poll(timeout_ms=1000).values()),
+        )
     finally:
         consumer.close()
 
@@ -160,19 +155,28 @@ def _confluent_consumer_rate(servers: str, topic: str, records: int) -> float:
         }
     )
     consumer.subscribe([topic])
-    seen = 0
-    started, first = 0.0, 0
-    watch = _Progress("plain confluent-kafka consumer")
     try:
-        while seen < records:
-            watch.check(seen)
-            batch = consumer.consume(1000, 1.0)
-            seen += sum(1 for message in batch if message.error() is None)
-            if not first and seen:
-                started, first = time.monotonic(), seen
-        return (seen - first) / (time.monotonic() - started)
+        return _steady_rate(
+            "plain confluent-kafka consumer",
+            records,
+            lambda: sum(1 for message in consumer.consume(1000, 1.0) if message.error() is None),
+        )
     finally:
         consumer.close()
+
+
+def _steady_rate(what: str, records: int, take: Callable[[], int]) -> float:
+    """Records/s of a consumer (`take` returns how many records one call took), from the first
+    records in hand to the last; the first ones are not counted."""
+    seen = 0
+    started, first = 0.0, 0
+    watch = _Progress(what)
+    while seen < records:
+        watch.check(seen)
+        seen += take()
+        if not first and seen:
+            started, first = time.monotonic(), seen
+    return (seen - first) / (time.monotonic() - started)
 
 
 def _runtime_rate(servers: str, topic: str, records: int, partitions: int, batch_size: int) -> float:
