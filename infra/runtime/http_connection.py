@@ -10,6 +10,8 @@ Errors answered here (JSON bodies, as API Gateway's):
 - a request httptools cannot parse (bad request line, header, Content-Length or chunk): 400
   {"message":"Bad Request"}, then the connection is closed;
 - a method outside GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS: 501 {"message":"Unsupported method"};
+- a request target over 64 KB: 414; headers over 64 KB in all or more than 100 of them: 431 (the
+  limits http.server had), then the connection is closed;
 - a body over `max_body` bytes: 413 {"message":"Request Entity Too Large"}, once the body has been
   read (so the client reads the answer), or at once past `discard_limit`; the connection is closed.
 """
@@ -45,6 +47,11 @@ def json_response(status: int, body: Any) -> HttpResponse:
 
 
 BAD_REQUEST = json_response(400, {"message": "Bad Request"})
+URI_TOO_LONG = json_response(414, {"message": "URI Too Long"})
+HEADERS_TOO_LARGE = json_response(431, {"message": "Request Header Fields Too Large"})
+MAX_TARGET_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADERS = 100
 UNSUPPORTED_METHOD = json_response(501, {"message": "Unsupported method"})
 TOO_LARGE = json_response(413, {"message": "Request Entity Too Large"})
 
@@ -79,6 +86,7 @@ class _Incoming:
     def __init__(self) -> None:
         self.url = b""
         self.headers: list[tuple[str, str]] = []
+        self.header_bytes = 0
         self.body: list[bytes] = []
         self.size = 0
         self.too_large = False
@@ -125,7 +133,8 @@ class HttpConnection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:  # raised in one of the callbacks below
-            self._fail(TOO_LARGE if isinstance(exc.__context__, _TooLargeToRead) else BAD_REQUEST)
+            refused = exc.__context__
+            self._fail(refused.response if isinstance(refused, _Refused) else BAD_REQUEST)
         except httptools.HttpParserInvalidMethodError:
             self._fail(UNSUPPORTED_METHOD)
         except httptools.HttpParserError:  # includes HttpParserUpgrade: no WebSocket here, as in HTTP APIs
@@ -143,10 +152,17 @@ class HttpConnection(asyncio.Protocol):
         self._incoming = _Incoming()
 
     def on_url(self, url: bytes) -> None:
-        self._incoming.url += url
+        incoming = self._incoming
+        incoming.url += url
+        if len(incoming.url) > MAX_TARGET_BYTES:
+            raise _Refused(URI_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._incoming.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        incoming = self._incoming
+        incoming.header_bytes += len(name) + len(value)
+        if incoming.header_bytes > MAX_HEADER_BYTES or len(incoming.headers) >= MAX_HEADERS:
+            raise _Refused(HEADERS_TOO_LARGE)
+        incoming.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         incoming = self._incoming
@@ -159,7 +175,7 @@ class HttpConnection(asyncio.Protocol):
             elif lowered == "expect":
                 expects_continue = value.lower() == "100-continue"
         if length > self._limits.discard_limit:
-            raise _TooLargeToRead
+            raise _Refused(TOO_LARGE)
         incoming.too_large = length > self._limits.max_body
         if expects_continue and not incoming.too_large:
             # The client waits for this before it sends the body (curl does, for bodies over 1 KB).
@@ -172,7 +188,7 @@ class HttpConnection(asyncio.Protocol):
             incoming.too_large = True
             incoming.body = []
             if incoming.size > self._limits.discard_limit:
-                raise _TooLargeToRead
+                raise _Refused(TOO_LARGE)
         else:
             incoming.body.append(body)
 
@@ -254,8 +270,12 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
 
 
-class _TooLargeToRead(Exception):
-    """Raised in a parser callback to stop reading a body past the discard limit."""
+class _Refused(Exception):
+    """Raised in a parser callback to stop reading the request and answer `response` (past a limit)."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def _serialize(response: HttpResponse, request_id: str, *, closes: bool, head_only: bool) -> bytes:

@@ -471,6 +471,22 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(invoker)
         srv.stop()
 
 
+def test_a_request_target_or_headers_past_their_limits_are_refused(server):
+    """Bounded as http.server bounded them: a 64 KB target, 64 KB or 100 headers."""
+    cases = [
+        (b"GET /coupons/" + b"x" * (65 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /coupons/c1 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * (65 * 1024) + b"\r\n\r\n", 431),
+        (b"GET /coupons/c1 HTTP/1.1\r\n" + b"".join(b"X-%d: v\r\n" % n for n in range(101)) + b"\r\n", 431),
+    ]
+    for raw, status in cases:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(raw)
+            head, _, _ = _read_response(sock)
+            assert head.startswith(b"HTTP/1.1 %d " % status), head[:40]
+    many = [(f"X-{n}", "v") for n in range(90)]  # under the limits: served
+    assert call(server, "GET", "/coupons/c1", header_list=many)[0] == 200
+
+
 def test_a_body_past_the_discard_limit_is_refused_without_reading_it(server):
     """A Content-Length far over the limit is answered at once: the client need not send 64 MB."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
