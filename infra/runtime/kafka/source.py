@@ -11,7 +11,7 @@ assigned partitions, at most `max_workers`).
 The consumer is confluent-kafka's (librdkafka): its fetching, parsing and group membership run in
 native threads that never take Python's interpreter lock, so an idle source costs the runtime one
 wake-up per poll and a busy one does not slow the HTTP API sharing the runtime's process (with
-kafka-python, the template's 17 idle consumers took a fifth of the accept path's throughput).
+kafka-python, the template's 18 idle consumers took a fifth of the accept path's throughput).
 
 Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconfirmed):
 - Consumer group: `ConsumerGroupId`, else `surge-<FunctionLogicalId>-<EventName>-<stack scope>`
