@@ -100,3 +100,42 @@ def test_a_duration_window_reaching_into_the_other_route_says_so() -> None:
     report = Report()
     accept_bench._function_durations(report, _status(3.5, 9.0, 10_000), "issuer draining", "read", 6_000)
     assert all("only 6000 from the read rounds" in f.note for f in report.figures)
+
+
+class _FakeRuntime:
+    """status() answers the given batches_invoked totals in turn, then the last one for ever."""
+
+    def __init__(self, totals: list[int]) -> None:
+        self.totals = totals
+
+    def status(self) -> dict:
+        total = self.totals.pop(0) if len(self.totals) > 1 else self.totals[0]
+        return {"sources": {"Kafka": {"batches_invoked": total}, "HttpApi": {"requests": 5}}}
+
+
+def test_catch_up_waits_until_no_source_has_invoked_for_the_quiet_period(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(accept_bench.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(accept_bench.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    batches, seconds, settled = accept_bench.catch_up(_FakeRuntime([0, 3, 9, 9, 12]))  # type: ignore[arg-type]
+    # the last new batch was seen at 2.0 s; it is done after CATCH_UP_QUIET_S more without one
+    assert (batches, seconds, settled) == (12, 2.0, True)
+    assert clock[0] == 2.0 + accept_bench.CATCH_UP_QUIET_S
+
+
+def test_catch_up_gives_up_after_its_limit_and_says_so(monkeypatch, capsys):
+    clock = [0.0]
+    monkeypatch.setattr(accept_bench.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(accept_bench.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+
+    class Busy:
+        n = 0
+
+        def status(self) -> dict:
+            self.n += 1
+            return {"sources": {"Kafka": {"batches_invoked": self.n}}}
+
+    batches, seconds, settled = accept_bench.catch_up(Busy())  # type: ignore[arg-type]
+    assert not settled and seconds >= accept_bench.CATCH_UP_MAX_S and batches > 0
+    accept_bench._report_catch_up(batches, seconds, settled)
+    assert "still catching up" in capsys.readouterr().out
