@@ -97,12 +97,17 @@ def _event(request: dict[str, Any]) -> Any:
     return marshal.loads(request["event"])
 
 
-def report_line(request_id: str, duration_ms: float, memory_mb: str, init_ms: float | None = None) -> str:
+def report_line(
+    request_id: str,
+    duration_ms: float,
+    memory_mb: str | int,
+    peak_mb: str | int,
+    init_ms: float | None = None,
+) -> str:
     """Lambda's REPORT line (tab-separated, as in CloudWatch Logs). Billed Duration: the duration
     rounded up to the millisecond, plus the init on a cold start (Lambda bills the INIT phase of
-    on-demand functions); Max Memory Used: this process's peak resident set."""
+    on-demand functions); Max Memory Used: the environment's peak resident set."""
     billed = math.ceil(duration_ms + (init_ms or 0.0))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms"
         f"\tMemory Size: {memory_mb} MB\tMax Memory Used: {peak_mb} MB"
@@ -160,7 +165,8 @@ def serve(
         # What Lambda's runtime prints after each invocation, in the function's own log; written
         # after the reply so that the caller does not wait for it. Init Duration: the first one only.
         sys.stderr.flush()
-        out.write(report_line(request_id, duration_ms, memory_mb, init_ms) + "\n")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+        out.write(report_line(request_id, duration_ms, memory_mb, peak_mb, init_ms) + "\n")
         out.flush()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import marshal
-import math
 import os
 import random
 import socket
@@ -31,6 +30,7 @@ from infra.runtime.invoker import CRASH_ERROR, INIT_ERROR, TIMEOUT_ERROR, Invoca
 from infra.runtime.kafka.events import KafkaBatch
 from infra.runtime.loop import LoopThread
 from infra.runtime.wire import FrameDecoder, encode_frame
+from infra.runtime.worker import report_line
 from infra.stats import percentile
 
 logger = logging.getLogger(__name__)
@@ -309,14 +309,9 @@ class _Worker:
     ) -> None:
         """The REPORT line of an invocation the worker could not finish (timed out, crashed): the
         runtime writes it, as Lambda's platform does, with the worker's peak memory if still known."""
-        billed = math.ceil(duration_ms + (init_ms or 0.0))
-        peak = _peak_rss_mb(self.process.pid)
-        line = (
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms"
-            f"\tMemory Size: {self.function.memory_mb} MB\tMax Memory Used: {peak} MB"
+        line = report_line(
+            request_id, duration_ms, self.function.memory_mb, _peak_rss_mb(self.process.pid), init_ms
         )
-        if init_ms is not None:
-            line += f"\tInit Duration: {init_ms:.2f} ms"
         self.log(self.function.function_id, f"{line}\t{status}")
 
     @property

@@ -241,7 +241,7 @@ class KafkaEventSource:
             "auto.offset.reset": "latest" if position == "LATEST" else "earliest",
             "max.partition.fetch.bytes": 4 * 1024 * 1024,
             "fetch.max.bytes": 64 * 1024 * 1024,
-            # librdkafka's prefetch, per consumer (its default is 64 MB; template.yaml has 17 sources)
+            # librdkafka's prefetch, per consumer (its default is 64 MB; template.yaml has 18 sources)
             "queued.max.messages.kbytes": 16 * 1024,
             # a slow function must not get the consumer kicked out of the group
             "max.poll.interval.ms": 30 * 60 * 1000,
