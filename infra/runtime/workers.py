@@ -118,7 +118,7 @@ _MAX_LOG_LINE = 1 << 20  # a longer line without a newline is logged in pieces o
 
 
 class _LogPump(asyncio.Protocol):
-    """A worker's stdout and stderr, line by line into the log sink."""
+    """A worker's stdout and stderr (one socket), line by line into the log sink."""
 
     def __init__(self, function_id: str, log: LogSink) -> None:
         self._function_id = function_id
@@ -223,20 +223,28 @@ class _Worker:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         parent, child = socket.socketpair()
+        # Its stdout and stderr are a socket too, not a pipe: uvloop closes a pipe's fd, then closes
+        # the pipe's file object again, and in between a thread starting another worker can get that
+        # fd number and lose it (EBADF); a socket it detaches instead.
+        log_parent, log_child = socket.socketpair()
         try:
             # Forking a large process takes milliseconds: not on the loop.
-            process = await loop.run_in_executor(None, _spawn, function, env, child.fileno())
+            process = await loop.run_in_executor(
+                None, _spawn, function, env, child.fileno(), log_child.fileno()
+            )
         except BaseException:
             parent.close()
+            log_parent.close()
             raise
         finally:
             child.close()
-        assert process.stdout is not None
+            log_child.close()
         try:
-            await loop.connect_read_pipe(lambda: _LogPump(function.function_id, log), process.stdout)
+            await loop.create_unix_connection(lambda: _LogPump(function.function_id, log), sock=log_parent)
             _, channel = await loop.create_unix_connection(_Channel, sock=parent)
         except BaseException:
             parent.close()
+            log_parent.close()
             process.kill()
             await loop.run_in_executor(None, process.wait)
             raise
@@ -330,7 +338,7 @@ class _Worker:
         asyncio.get_running_loop().run_in_executor(None, self.process.wait)
 
 
-def _spawn(function: FunctionRuntime, env: dict[str, str], fd: int) -> subprocess.Popen[bytes]:
+def _spawn(function: FunctionRuntime, env: dict[str, str], fd: int, log_fd: int) -> subprocess.Popen[bytes]:
     lifeline = _lifeline_fd()
     return subprocess.Popen(
         [
@@ -348,7 +356,7 @@ def _spawn(function: FunctionRuntime, env: dict[str, str], fd: int) -> subproces
         cwd=function.code_dir,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=log_fd,
         stderr=subprocess.STDOUT,
         pass_fds=(fd, lifeline),
     )
