@@ -141,7 +141,7 @@ class _LogPump(asyncio.Protocol):
     def _emit(self, raw: bytes) -> None:
         try:
             self._log(self._function_id, raw.decode(errors="replace"))
-        except Exception:  # a failing sink must not stop the pump: the worker would block on a full pipe
+        except Exception:  # a failing sink must not stop the pump: the worker would block on a full socket
             logger.exception("writing a log line of %s failed", self._function_id)
 
 
@@ -205,7 +205,7 @@ def _time_out(reply: asyncio.Future[Any]) -> None:
 
 
 class _Worker:
-    """One execution environment: a worker process, its socket and its log pipe (on the loop)."""
+    """One execution environment: a worker process, its socket and its log socket (on the loop)."""
 
     def __init__(
         self, function: FunctionRuntime, process: subprocess.Popen[bytes], channel: _Channel, log: LogSink
