@@ -101,8 +101,10 @@ def issue_answer(bootstrap: str, topic: str) -> Any:
 
 def read_answer(table: str) -> Any:
     import boto3
+    from botocore.config import Config
 
-    client = boto3.client("dynamodb")
+    # A fixed User-Agent as in functions/common/dynamodb.py, so both sides pay the same client CPU per call.
+    client = boto3.client("dynamodb", config=Config(user_agent="surge-baseline"))
 
     def answer(path: str, _body: bytes) -> tuple[int, Any]:
         request_id = path.rsplit("/", 1)[-1]

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-_client = boto3.client("dynamodb")
+# A fixed User-Agent as in functions/common/dynamodb.py, so both sides pay the same client CPU per call.
+_client = boto3.client("dynamodb", config=Config(user_agent="surge-baseline"))
 _table = os.environ["COUPONS_TABLE_NAME"]
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from common import kafka_publisher
-from common.dynamodb import dynamodb_client
+from common.dynamodb import USER_AGENT, dynamodb_client
 from coupons.handlers import api, issuer
 
 
@@ -22,6 +24,32 @@ def test_dynamodb_client_uses_endpoint_from_env(monkeypatch, fresh_clients):
     client = dynamodb_client()
     assert client.meta.endpoint_url == "http://127.0.0.1:8000"
     assert dynamodb_client() is client
+
+
+def test_dynamodb_requests_name_surge_in_their_user_agent(monkeypatch, fresh_clients):
+    """CloudTrail's userAgent names surge; the string is built once, not on every call."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
+    client = dynamodb_client()
+    sent: list[str] = []
+
+    def capture(request, **_):
+        sent.append(request.headers["User-Agent"].decode())
+        return AWSResponse(request.url, 200, HTTPHeaders(), _EmptyBody())  # answered here: no network
+
+    client.meta.events.register("before-send.dynamodb.GetItem", capture)
+    client.get_item(TableName="t", Key={"pk": {"S": "k"}})
+    client.get_item(TableName="t", Key={"pk": {"S": "k"}})
+    assert len(sent) == 2
+    assert all(agent.startswith(USER_AGENT) for agent in sent), sent  # Powertools appends its own part
+    assert USER_AGENT.startswith("surge botocore/")
+
+
+class _EmptyBody:
+    def stream(self, **_):
+        yield b"{}"
+
+    def read(self) -> bytes:
+        return b"{}"
 
 
 def test_handlers_build_their_services_lazily_and_reuse_them(monkeypatch, fresh_clients):
