@@ -18,6 +18,7 @@ from tests.unit.coupons.conftest import create_table
 from tests.unit.coupons.support import ClientProxy, FakePublisher, b64, kafka_event, kafka_record
 from waiting_room.dal.concerts_repo import ConcertRepository
 from waiting_room.dal.entries_repo import EntryRepository
+from waiting_room.logic import admitter as admitter_module
 from waiting_room.logic.admitter import Admitter
 from waiting_room.logic.entry_service import EntryService
 from waiting_room.logic.queue_service import QueueService, WrongStatus
@@ -312,6 +313,23 @@ def test_silent_users_are_abandoned_when_admission_reaches_them(ddb):
     assert (result.admitted, result.abandoned) == (1, 2)
     statuses = [poll(queue_service(ddb, later), r.entryId)[1].status for r in requests]
     assert statuses == [EntryStatus.ABANDONED, EntryStatus.ACTIVE, EntryStatus.ABANDONED]
+
+
+def test_a_long_run_of_silent_users_is_walked_over_several_bounded_steps(ddb, monkeypatch):
+    """One step walks at most MAX_WALK_PER_STEP entries, so other concerts' steps run in between."""
+    monkeypatch.setattr(admitter_module, "MAX_WALK_PER_STEP", 4)
+    make_concert(ddb, heartbeat_seconds=30)
+    requests = [ask(f"u{i}") for i in range(11)]
+    service(ddb).process(entries_event(requests))
+    later = T0 + timedelta(seconds=31)
+    for live in requests[9:]:  # u0..u8 have gone quiet; u9 and u10 still poll
+        poll(queue_service(ddb, later), live.entryId)
+    steps = [admitter(ddb, later).step("c1") for _ in range(3)]
+    assert [(r.admitted, r.abandoned) for r in steps] == [(0, 4), (0, 4), (2, 1)]
+    concert = concert_of(ddb)
+    assert concert.next_position == 12 and concert.abandoned_count == 9
+    statuses = [poll(queue_service(ddb, later), r.entryId)[1].status for r in requests]
+    assert statuses == [EntryStatus.ABANDONED] * 9 + [EntryStatus.ACTIVE] * 2
 
 
 def test_a_user_polling_while_being_abandoned_is_admitted_and_counts_stay_exact(ddb):
