@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from common.config import Endpoints
+from infra.demo.logs import logs_kept
 from infra.demo.verify import CouponState, fetch_outcomes, read_coupon
 from infra.loadgen.http_load import LoadResult, Request, run_load
 from infra.loadgen.progress import Progress, elapsed_since
@@ -79,7 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if min(args.requests, args.users, args.stock, args.concurrency) < 1:
         raise SystemExit("surge demo: --requests, --users, --stock and --concurrency must be >= 1")
     print(f"surge demo: {args.requests:,} requests from {args.users:,} users for {args.stock:,} coupons")
-    with tempfile.TemporaryDirectory(prefix="surge-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="surge-demo-") as tmp, logs_kept(Path(tmp), "coupons"):
         print("  starting Apache Kafka, DynamoDB Local and the local runtime ...", flush=True)
         started = time.monotonic()
         with RuntimeProcess(args.template, Path(tmp)).start() as runtime:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common.config import Endpoints
+from infra.demo.logs import logs_kept
 from infra.demo.orders_verify import OrdersState
 from infra.loadgen.http_load import LoadResult, Request, run_load
 from infra.loadgen.progress import Progress, elapsed_since
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         f"surge demo orders: {args.orders:,} orders from {args.users:,} users for {args.products} products "
         f"of {args.stock} units; the data platform fails for {args.outage:.0f}s"
     )
-    with tempfile.TemporaryDirectory(prefix="surge-demo-orders-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="surge-demo-orders-") as tmp, logs_kept(Path(tmp), "orders"):
         print("  starting Apache Kafka, DynamoDB Local and the local runtime ...", flush=True)
         started = time.monotonic()
         # Schedules fire at most once a minute; 6x faster the payment-timeout sweep runs every 10 s.

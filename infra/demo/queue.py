@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.demo.audience import Audience, AudienceLog, Behaviour, Sampler, pacing_violations
+from infra.demo.logs import logs_kept
 from infra.demo.queue_verify import (
     PositionCheck,
     check_positions,
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"surge demo queue: {args.entries:,} entries from {args.users:,} users; the first {args.audience:,} poll"
     )
-    with tempfile.TemporaryDirectory(prefix="surge-demo-queue-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="surge-demo-queue-") as tmp, logs_kept(Path(tmp), "queue"):
         print("  starting Apache Kafka, DynamoDB Local and the local runtime ...", flush=True)
         started = time.monotonic()
         # Schedules fire at most once a minute; 60x faster, the admitter starts within a second (it then
