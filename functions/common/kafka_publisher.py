@@ -21,6 +21,7 @@ from typing import Any
 
 from common.config import Endpoints
 from common.kafka_auth import producer_auth_options
+from common.ports import Outgoing
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -123,6 +124,41 @@ class KafkaPublisher:
             self._discard_producer()
             raise PublishError(f"publish to {topic!r} failed: {type(exc).__name__}: {exc}") from exc
         return delivery.partition, delivery.offset
+
+    def publish_all(self, records: Sequence[Outgoing]) -> list[Exception | None]:
+        """Send every record, then wait for all their acks (one round trip for the lot, not one each);
+        one result per record, in order, None when acknowledged. The idempotent producer writes the
+        records of one partition in the order given, retries included."""
+        deliveries = [_Delivery() for _ in records]
+        cause: Exception | None = None
+        try:
+            producer = self._get_producer()
+            for record, delivery in zip(records, deliveries, strict=True):
+                producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    on_delivery=delivery,
+                )
+            deadline = time.monotonic() + _ACK_WAIT_S
+            while not all(delivery.done.is_set() for delivery in deliveries):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no delivery report within {_ACK_WAIT_S:g} s")
+                producer.poll(min(remaining, _POLL_SLICE_S))
+        except Exception as exc:
+            cause = exc  # records without a report count as failed; sending one again is a duplicate
+        results: list[Exception | None] = []
+        for record, delivery in zip(records, deliveries, strict=True):
+            if delivery.done.is_set() and delivery.error is None:
+                results.append(None)
+                continue
+            reason = str(delivery.error) if delivery.done.is_set() else f"{type(cause).__name__}: {cause}"
+            results.append(PublishError(f"publish to {record.topic!r} failed: {reason}"))
+        if any(result is not None for result in results):
+            self._discard_producer()  # as in publish: start fresh after a failure
+        return results
 
     def close(self) -> None:
         self._discard_producer()

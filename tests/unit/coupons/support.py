@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.kafka_publisher import PublishError
+from common.ports import Outgoing
 from coupons.models.events import IssueRequested
 
 TABLE = "test-coupons"
@@ -34,18 +35,32 @@ class Published:
 
 @dataclass
 class FakePublisher:
-    """Records what would have been published; topics in `failing` raise PublishError."""
+    """Records what would have been published; topics in `failing` raise PublishError, and so do
+    aggregates (record keys) in `failing_keys`. `waves` holds the keys of each publish_all call."""
 
     sent: list[Published] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
+    failing_keys: set[bytes] = field(default_factory=set)
+    waves: list[list[bytes | None]] = field(default_factory=list)
 
     def publish(
         self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
     ) -> tuple[int, int]:
-        if topic in self.failing:
+        if topic in self.failing or key in self.failing_keys:
             raise PublishError(f"broker unavailable for {topic}")
         self.sent.append(Published(topic, key, value, list(headers)))
         return 0, len(self.sent) - 1
+
+    def publish_all(self, records: Sequence[Outgoing]) -> list[Exception | None]:
+        self.waves.append([record.key for record in records])
+        results: list[Exception | None] = []
+        for record in records:
+            try:
+                self.publish(record.topic, record.key, record.value, record.headers)
+                results.append(None)
+            except PublishError as exc:
+                results.append(exc)
+        return results
 
     def on(self, topic: str) -> list[Published]:
         return [message for message in self.sent if message.topic == topic]

@@ -8,6 +8,7 @@ import pytest
 
 from common import kafka_publisher
 from common.kafka_publisher import KafkaPublisher, PublishError
+from common.ports import Outgoing
 
 
 class FakeMessage:
@@ -118,3 +119,27 @@ def test_missing_bootstrap_servers_is_a_publish_error(monkeypatch):
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     with pytest.raises(PublishError, match="KAFKA_BOOTSTRAP_SERVERS"):
         KafkaPublisher().publish("t", None, b"v")
+
+
+def test_publish_all_sends_every_record_then_waits_once_with_one_result_each():
+    publisher = KafkaPublisher("broker:9092")
+    FakeProducer.fail_next = "KafkaError{code=MSG_SIZE_TOO_LARGE}"  # the first record's report
+    records = [Outgoing("t", b"a", b"1"), Outgoing("t", b"b", b"2", [("h", b"v")]), Outgoing("u", None, b"3")]
+    results = publisher.publish_all(records)
+    assert isinstance(results[0], PublishError) and "MSG_SIZE_TOO_LARGE" in str(results[0])
+    assert results[1:] == [None, None]
+    [producer] = FakeProducer.instances
+    assert [sent[:3] for sent in producer.sent] == [("t", b"a", b"1"), ("t", b"b", b"2"), ("u", None, b"3")]
+    assert producer.polls == 1  # all three reports served by one poll: one round trip for the lot
+    assert producer.closed  # a failure discards the producer, as publish does
+
+
+def test_publish_all_counts_a_record_without_a_report_as_failed(monkeypatch):
+    monkeypatch.setattr(kafka_publisher, "_ACK_WAIT_S", 0.05)
+    monkeypatch.setattr(kafka_publisher, "_POLL_SLICE_S", 0.01)
+    FakeProducer.silent_next = True
+    results = KafkaPublisher("broker:9092").publish_all(
+        [Outgoing("t", b"a", b"1"), Outgoing("t", b"b", b"2")]
+    )
+    assert isinstance(results[0], PublishError) and "no delivery report" in str(results[0])
+    assert results[1] is None

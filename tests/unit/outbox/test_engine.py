@@ -120,14 +120,40 @@ def test_the_relay_publishes_the_envelope_keyed_by_aggregate_with_headers(publis
     assert headers["correlation-id"] == b"corr-1"
 
 
-def test_the_relay_stops_at_the_first_failure_and_reports_it():
-    first, second, third = event("o-1"), event("o-2", kind="payment.completed"), event("o-3")
+def test_a_failed_record_stops_its_aggregate_and_is_reported():
+    failed = event("o-2", kind="payment.completed")
+    records = [event("o-1"), failed, event("o-2", kind="order.cancelled"), event("o-3")]
     publisher = FakePublisher(failing={"payment.completed"})
-    result = Relay(publisher).process(
-        [stream_record(first, 1), stream_record(second, 2), stream_record(third, 3)]
-    )
-    assert [p.key for p in publisher.sent] == [b"o-1"]  # o-3 is not published ahead of o-2
+    result = Relay(publisher).process([stream_record(e, n) for n, e in enumerate(records, 1)])
+    # o-2's next event is never sent ahead of the failed one; o-3 went in the same wave as o-2's first,
+    # and the retry from sequence 2 sends it again (a duplicate the inbox absorbs).
+    assert [(p.key, p.topic) for p in publisher.sent] == [
+        (b"o-1", "order.created"),
+        (b"o-3", "order.created"),
+    ]
     assert result.batch_response() == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+
+
+def test_one_aggregate_is_sent_one_record_at_a_time_in_stream_order():
+    keys = ["a", "b", "a", "c", "a", "b"]
+    events = [event(k, seq=n) for n, k in enumerate(keys)]
+    publisher = FakePublisher()
+    result = Relay(publisher).process([stream_record(e, n) for n, e in enumerate(events, 1)])
+    assert publisher.waves == [[b"a", b"b", b"c"], [b"a", b"b"], [b"a"]]  # 3 round trips, not 6
+    assert [p.json()["payload"]["seq"] for p in publisher.sent if p.key == b"a"] == [0, 2, 4]
+    assert [p.json()["payload"]["seq"] for p in publisher.sent if p.key == b"b"] == [1, 5]
+    assert result.published == 6 and result.batch_response() == {"batchItemFailures": []}
+
+
+def test_records_before_the_failed_one_are_all_sent_since_the_retry_starts_after_them():
+    # y2 waits behind y1 while x1 fails in the first wave: y2 is before x1, so the event source will
+    # not send it again; it must go out in a second wave.
+    y1, y2, x1 = event("y", seq=1), event("y", seq=2), event("x")
+    publisher = FakePublisher(failing_keys={b"x"})
+    result = Relay(publisher).process([stream_record(y1, 1), stream_record(y2, 2), stream_record(x1, 3)])
+    assert publisher.waves == [[b"y", b"x"], [b"y"]]
+    assert [p.json()["payload"]["seq"] for p in publisher.sent] == [1, 2]
+    assert result.batch_response() == {"batchItemFailures": [{"itemIdentifier": "3"}]}
 
 
 def test_the_confirmer_marks_once_and_a_duplicate_is_a_no_op(ddb, store):
