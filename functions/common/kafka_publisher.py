@@ -1,4 +1,5 @@
-"""A Kafka producer reused across Lambda invocations; `publish` returns only after the broker acked.
+"""A Kafka producer reused across Lambda invocations; `publish` returns only after the broker acked,
+`publish_all` (the outbox relay's batches) after every record of the batch was acked or failed.
 
 The producer is idempotent with acks=all, so a retried send never duplicates a record and an ack means
 the record is on every in-sync replica. Timeouts are short on purpose: an API caller waiting on an
