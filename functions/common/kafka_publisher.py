@@ -106,32 +106,10 @@ class KafkaPublisher:
                 producer.purge()
                 producer.close()
 
-    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()) -> tuple[int, int]:
-        """Send one record and block until acknowledged; returns (partition, offset)."""
-        delivery = _Delivery()
-        try:
-            producer = self._get_producer()
-            producer.produce(topic, value=value, key=key, headers=list(headers), on_delivery=delivery)
-            deadline = time.monotonic() + _ACK_WAIT_S
-            while not delivery.done.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no delivery report within {_ACK_WAIT_S:g} s")
-                producer.poll(min(remaining, _POLL_SLICE_S))
-            if delivery.error is not None:
-                raise DeliveryFailed(str(delivery.error))
-        except Exception as exc:
-            # A producer that failed may hold a fenced/expired idempotence epoch: start fresh next time.
-            self._discard_producer()
-            raise PublishError(f"publish to {topic!r} failed: {type(exc).__name__}: {exc}") from exc
-        return delivery.partition, delivery.offset
-
-    def publish_all(self, records: Sequence[Outgoing]) -> list[Exception | None]:
-        """Send every record, then wait for all their acks (one round trip for the lot, not one each);
-        one result per record, in order, None when acknowledged. The idempotent producer writes the
-        records of one partition in the order given, retries included."""
+    def _send(self, records: Sequence[Outgoing]) -> tuple[list[_Delivery], Exception | None]:
+        """Produce every record, then poll until each has its delivery report or the ack wait ends;
+        returns the reports and what stopped the sending or the waiting, if anything did."""
         deliveries = [_Delivery() for _ in records]
-        cause: Exception | None = None
         try:
             producer = self._get_producer()
             for record, delivery in zip(records, deliveries, strict=True):
@@ -149,7 +127,26 @@ class KafkaPublisher:
                     raise TimeoutError(f"no delivery report within {_ACK_WAIT_S:g} s")
                 producer.poll(min(remaining, _POLL_SLICE_S))
         except Exception as exc:
-            cause = exc  # records without a report count as failed; sending one again is a duplicate
+            return deliveries, exc
+        return deliveries, None
+
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()) -> tuple[int, int]:
+        """Send one record and block until acknowledged; returns (partition, offset)."""
+        (delivery,), cause = self._send([Outgoing(topic, key, value, headers)])
+        if cause is None and delivery.error is not None:
+            cause = DeliveryFailed(str(delivery.error))
+        if cause is not None:
+            # A producer that failed may hold a fenced/expired idempotence epoch: start fresh next time.
+            self._discard_producer()
+            raise PublishError(f"publish to {topic!r} failed: {type(cause).__name__}: {cause}") from cause
+        return delivery.partition, delivery.offset
+
+    def publish_all(self, records: Sequence[Outgoing]) -> list[Exception | None]:
+        """Send every record, then wait for all their acks (one round trip for the lot, not one each);
+        one result per record, in order, None when acknowledged. The idempotent producer writes the
+        records of one partition in the order given, retries included."""
+        deliveries, cause = self._send(records)
+        # Records without a report count as failed; sending one again is a duplicate.
         results: list[Exception | None] = []
         for record, delivery in zip(records, deliveries, strict=True):
             if delivery.done.is_set() and delivery.error is None:

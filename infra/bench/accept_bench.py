@@ -10,9 +10,10 @@ earlier sections: its event sources start at TRIM_HORIZON), so that backlog is n
 the runtime's timed rounds only. Both servers are then warmed on both routes before anything is
 timed: the runtime's environments start there (as after any deploy, so no cold start is timed), and
 the broker's and DynamoDB Local's JIT compile their hot paths (on a fresh stack that takes the first
-~20 s of load, and would handicap whichever server went first). Each server then gets two half rounds in the order baseline, runtime,
-runtime, baseline, so that a drift during the run (a growing backlog, a JIT still at work) weighs on
-both alike; its figures are over both halves (the p99 is the worse half's).
+~20 s of load, and would handicap whichever server went first). Each server then gets two half
+rounds in the order baseline, runtime, runtime, baseline, so that a drift during the run (a growing
+backlog, a JIT still at work) weighs on both alike; its figures are over both halves (the p99 is the
+worse half's).
 """
 
 from __future__ import annotations
