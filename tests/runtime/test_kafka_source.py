@@ -456,6 +456,9 @@ def test_latest_is_where_the_partitions_ended_at_start_not_at_a_later_hand_over(
     holder = KafkaConsumer(
         bootstrap_servers=servers, group_id=group, enable_auto_commit=False, auto_offset_reset="latest"
     )
+    # Join once this client's metadata shows both partitions: a member that joins before then is
+    # assigned nothing, and kafka-python looks again only after metadata.max.age.ms (5 minutes).
+    wait_until(lambda: holder.partitions_for_topic(topic) == {0, 1})
     holder.subscribe([topic])
     holding = threading.Event()
     leaving = threading.Event()
