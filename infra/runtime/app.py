@@ -95,14 +95,13 @@ MAX_DEFAULT_CONCURRENCY = 10
 
 
 def default_max_concurrency(cores: int | None = None) -> int:
-    """`--max-concurrency` when not given: one execution environment per CPU core this process may
+    """`--max-concurrency` when not given: two execution environments per CPU core this process may
     use, from 2 up to 10. Every environment here shares the machine's cores (on AWS each has its own):
-    environments past the cores only wait for one, and that wait lands in every invocation's Duration
-    (on 2 cores the read route's Duration p50 was 4.6-5.8 ms with 4 environments and 2.6-3.4 ms with
-    2, at the same throughput; README, Benchmarks)."""
+    two per core keep a core busy while one waits on I/O, and more only add context switches (on 2
+    cores the issue route did 1,137 req/s with 10 environments, 1,309 with 4; README, Benchmarks)."""
     if cores is None:
         cores = len(os.sched_getaffinity(0))
-    return min(MAX_DEFAULT_CONCURRENCY, max(2, cores))
+    return min(MAX_DEFAULT_CONCURRENCY, max(2, 2 * cores))
 
 
 def concurrency_cap(spec: FunctionSpec, max_concurrency: int) -> int:

@@ -43,7 +43,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--max-concurrency",
         type=positive_int,
-        help="execution environments (worker processes) per function; default: 1 per CPU core, 2 to 10",
+        help="execution environments (worker processes) per function; default: 2 per CPU core, 2 to 10",
     )
     up.add_argument("--log-file", type=Path, help="write function logs here instead of stdout")
     up.add_argument(

@@ -8,14 +8,14 @@ from infra.cli import build_parser
 from infra.runtime.app import default_max_concurrency
 
 
-@pytest.mark.parametrize(("cores", "environments"), [(1, 2), (2, 2), (3, 3), (8, 8), (10, 10), (64, 10)])
-def test_one_environment_per_core_from_two_to_ten(cores: int, environments: int) -> None:
+@pytest.mark.parametrize(("cores", "environments"), [(1, 2), (2, 4), (3, 6), (5, 10), (64, 10)])
+def test_two_environments_per_core_from_two_to_ten(cores: int, environments: int) -> None:
     assert default_max_concurrency(cores) == environments
 
 
 def test_the_default_follows_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1, 2})  # e.g. a container limited to 3
-    assert default_max_concurrency() == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})  # e.g. a container limited to 2
+    assert default_max_concurrency() == 4
 
 
 def test_local_up_leaves_the_default_to_the_runtime_and_takes_a_given_count() -> None:
