@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -11,9 +13,12 @@ from pathlib import Path
 from common.config import Endpoints
 from infra.bench.report import Report
 from infra.bench.stack_bench import start_detached_stack, stop_detached_stack
+from infra.cli_args import positive_float
 from infra.signals import exit_on_sigterm
 
 Section = Callable[[Endpoints, Report, argparse.Namespace], None]
+# In the order they run; named here so that `--only` can refuse a misspelt one before a stack starts.
+SECTION_NAMES = ("runtime", "coupons", "queue", "outbox", "accept")
 
 
 def _sections() -> dict[str, Section]:
@@ -30,9 +35,11 @@ def _sections() -> dict[str, Section]:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="measure the stack, the runtime and the coupon issuer")
-    bench.add_argument("--only", nargs="*", default=None, help="sections to run (default all)")
     bench.add_argument(
-        "--scale", type=float, default=1.0, help="multiply record counts (e.g. 0.2 for a quick run)"
+        "--only", nargs="+", choices=SECTION_NAMES, default=None, help="sections to run (default all)"
+    )
+    bench.add_argument(
+        "--scale", type=positive_float, default=1.0, help="multiply record counts (e.g. 0.2 for a quick run)"
     )
     bench.set_defaults(handler=run)
 
@@ -41,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     exit_on_sigterm()  # a `kill` must still stop the detached stack below (it outlives this process)
     report = Report()
     print("surge bench (figures are printed, not asserted)", flush=True)
+    print(f"  machine: {describe_machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="surge-bench-") as tmp:
         state_dir = Path(tmp)
         state = start_detached_stack(state_dir, report)
@@ -57,3 +65,32 @@ def run(args: argparse.Namespace) -> int:
             stop_detached_stack(state_dir, state, report)
     print(report.table())
     return 0
+
+
+def describe_machine() -> str:
+    """What the figures depend on most: every process of a run shares these cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = [f"{cores} CPU cores usable", _cpu_model(), _memory(), f"Python {platform.python_version()}"]
+    return ", ".join(part for part in parts if part)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _memory() -> str:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB memory"
+    except OSError:
+        pass
+    return ""
