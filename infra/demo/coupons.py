@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from common.config import Endpoints
+from infra.cli_args import positive_float
 from infra.demo.logs import logs_kept
 from infra.demo.verify import CouponState, fetch_outcomes, read_coupon
 from infra.loadgen.http_load import LoadResult, Request, run_load
@@ -34,7 +35,9 @@ def add_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--stock", type=int, default=5_000, help="coupons available")
     demo.add_argument("--concurrency", type=int, default=32, help="client connections")
     demo.add_argument("--template", type=Path, default=TEMPLATE)
-    demo.add_argument("--drain-timeout", type=float, default=600, help="seconds to wait for all outcomes")
+    demo.add_argument(
+        "--drain-timeout", type=positive_float, default=600, help="seconds to wait for all outcomes"
+    )
 
 
 class SurgeTarget(Protocol):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common.config import Endpoints
+from infra.cli_args import non_negative_float, non_negative_int, positive_float, positive_int, share
 from infra.demo.logs import logs_kept
 from infra.demo.orders_verify import OrdersState
 from infra.loadgen.http_load import LoadResult, Request, run_load
@@ -33,15 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=500, help="users, each topped up with --points")
     parser.add_argument("--orders", type=int, default=2_000, help="orders to place")
     parser.add_argument("--products", type=int, default=20, help="products")
-    parser.add_argument("--stock", type=int, default=150, help="units of stock per product")
-    parser.add_argument("--points", type=int, default=1_500, help="points per user")
-    parser.add_argument("--pay", type=float, default=0.6, help="share of reserved orders that pay")
-    parser.add_argument("--cancel", type=float, default=0.15, help="share that cancel (the rest time out)")
-    parser.add_argument("--refund", type=float, default=0.1, help="share of completed orders refunded")
-    parser.add_argument("--payment-timeout", type=int, default=60, help="PaymentTimeoutSeconds")
-    parser.add_argument("--outage", type=float, default=20.0, help="seconds the data platform fails")
+    parser.add_argument("--stock", type=non_negative_int, default=150, help="units of stock per product")
+    parser.add_argument("--points", type=non_negative_int, default=1_500, help="points per user")
+    parser.add_argument("--pay", type=share, default=0.6, help="share of reserved orders that pay")
+    parser.add_argument("--cancel", type=share, default=0.15, help="share that cancel (the rest time out)")
+    parser.add_argument("--refund", type=share, default=0.1, help="share of completed orders refunded")
+    parser.add_argument("--payment-timeout", type=positive_int, default=60, help="PaymentTimeoutSeconds")
+    parser.add_argument(
+        "--outage", type=non_negative_float, default=20.0, help="seconds the data platform fails"
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="client connections")
-    parser.add_argument("--settle-timeout", type=float, default=300, help="seconds to wait for the saga")
+    parser.add_argument(
+        "--settle-timeout", type=positive_float, default=300, help="seconds to wait for the saga"
+    )
     parser.add_argument("--template", type=Path, default=TEMPLATE)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.cli_args import positive_float, positive_int, share
 from infra.demo.audience import Audience, AudienceLog, Behaviour, Sampler, pacing_violations
 from infra.demo.logs import logs_kept
 from infra.demo.queue_verify import (
@@ -35,14 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entries", type=int, default=6_000, help="queue entry requests to send")
     parser.add_argument("--users", type=int, default=5_000, help="distinct users (some enter twice)")
     parser.add_argument("--audience", type=int, default=600, help="users at the front who poll and act")
-    parser.add_argument("--silent", type=float, default=0.1, help="share of the audience that never polls")
-    parser.add_argument("--admit", type=int, default=100, help="admitPerInterval (N)")
-    parser.add_argument("--interval", type=int, default=2, help="intervalSeconds (M)")
-    parser.add_argument("--max-active", type=int, default=300, help="maxActive")
-    parser.add_argument("--session", type=int, default=12, help="sessionSeconds")
-    parser.add_argument("--heartbeat", type=int, default=8, help="heartbeatSeconds")
-    parser.add_argument("--seats", type=int, default=400, help="seats of the concert")
-    parser.add_argument("--run", type=float, default=30.0, help="seconds of admission to watch")
+    parser.add_argument("--silent", type=share, default=0.1, help="share of the audience that never polls")
+    parser.add_argument("--admit", type=positive_int, default=100, help="admitPerInterval (N)")
+    parser.add_argument("--interval", type=positive_int, default=2, help="intervalSeconds (M)")
+    parser.add_argument("--max-active", type=positive_int, default=300, help="maxActive")
+    parser.add_argument("--session", type=positive_int, default=12, help="sessionSeconds")
+    parser.add_argument("--heartbeat", type=positive_int, default=8, help="heartbeatSeconds")
+    parser.add_argument("--seats", type=positive_int, default=400, help="seats of the concert")
+    parser.add_argument("--run", type=positive_float, default=30.0, help="seconds of admission to watch")
     parser.add_argument("--concurrency", type=int, default=32, help="client connections for the entry burst")
     parser.add_argument("--template", type=Path, default=TEMPLATE)
 
