@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from common.config import Endpoints
-from infra.cli_args import positive_float
+from infra.cli_args import positive_float, positive_int
 from infra.demo.logs import logs_kept
 from infra.demo.verify import CouponState, fetch_outcomes, read_coupon
 from infra.loadgen.http_load import LoadResult, Request, run_load
@@ -30,10 +30,10 @@ TEMPLATE = Path("template.yaml")
 
 
 def add_arguments(demo: argparse.ArgumentParser) -> None:
-    demo.add_argument("--requests", type=int, default=20_000, help="issue requests to send")
-    demo.add_argument("--users", type=int, default=10_000, help="distinct users (some ask twice)")
-    demo.add_argument("--stock", type=int, default=5_000, help="coupons available")
-    demo.add_argument("--concurrency", type=int, default=32, help="client connections")
+    demo.add_argument("--requests", type=positive_int, default=20_000, help="issue requests to send")
+    demo.add_argument("--users", type=positive_int, default=10_000, help="distinct users (some ask twice)")
+    demo.add_argument("--stock", type=positive_int, default=5_000, help="coupons available")
+    demo.add_argument("--concurrency", type=positive_int, default=32, help="client connections")
     demo.add_argument("--template", type=Path, default=TEMPLATE)
     demo.add_argument(
         "--drain-timeout", type=positive_float, default=600, help="seconds to wait for all outcomes"
@@ -80,8 +80,6 @@ def plan_requests(coupon_id: str, requests: int, users: int, seed: int = 7) -> l
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    if min(args.requests, args.users, args.stock, args.concurrency) < 1:
-        raise SystemExit("surge demo: --requests, --users, --stock and --concurrency must be >= 1")
     print(f"surge demo: {args.requests:,} requests from {args.users:,} users for {args.stock:,} coupons")
     with tempfile.TemporaryDirectory(prefix="surge-demo-") as tmp, logs_kept(Path(tmp), "coupons"):
         print("  starting Apache Kafka, DynamoDB Local and the local runtime ...", flush=True)

@@ -33,9 +33,11 @@ TEMPLATE = Path("template.yaml")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--entries", type=int, default=6_000, help="queue entry requests to send")
-    parser.add_argument("--users", type=int, default=5_000, help="distinct users (some enter twice)")
-    parser.add_argument("--audience", type=int, default=600, help="users at the front who poll and act")
+    parser.add_argument("--entries", type=positive_int, default=6_000, help="queue entry requests to send")
+    parser.add_argument("--users", type=positive_int, default=5_000, help="distinct users (some enter twice)")
+    parser.add_argument(
+        "--audience", type=positive_int, default=600, help="users at the front who poll and act"
+    )
     parser.add_argument("--silent", type=share, default=0.1, help="share of the audience that never polls")
     parser.add_argument("--admit", type=positive_int, default=100, help="admitPerInterval (N)")
     parser.add_argument("--interval", type=positive_int, default=2, help="intervalSeconds (M)")
@@ -44,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heartbeat", type=positive_int, default=8, help="heartbeatSeconds")
     parser.add_argument("--seats", type=positive_int, default=400, help="seats of the concert")
     parser.add_argument("--run", type=positive_float, default=30.0, help="seconds of admission to watch")
-    parser.add_argument("--concurrency", type=int, default=32, help="client connections for the entry burst")
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=32, help="client connections for the entry burst"
+    )
     parser.add_argument("--template", type=Path, default=TEMPLATE)
 
 
@@ -76,8 +80,10 @@ class QueueDemoResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    if min(args.entries, args.users, args.audience, args.concurrency) < 1 or args.users > args.entries:
-        raise SystemExit("surge demo queue: --entries >= --users >= 1, --audience and --concurrency >= 1")
+    if args.users > args.entries:
+        raise SystemExit(
+            "surge demo queue: --users must not exceed --entries (each user enters at least once)"
+        )
     print(
         f"surge demo queue: {args.entries:,} entries from {args.users:,} users; the first {args.audience:,} poll"
     )

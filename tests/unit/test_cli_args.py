@@ -63,3 +63,20 @@ def test_shares_run_from_zero_to_one() -> None:
     assert (share("0"), share("1"), non_negative_float("0")) == (0.0, 1.0, 0.0)
     with pytest.raises(argparse.ArgumentTypeError, match=r"must be from 0 to 1, got 1\.5"):
         share("1.5")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "coupons", "--requests", "0"],
+        ["demo", "queue", "--audience", "-3"],
+        ["demo", "orders", "--products", "0"],
+    ],
+)
+def test_a_demo_refuses_a_count_below_one_naming_it(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert f"argument {argv[2]}: must be >= 1" in capsys.readouterr().err
