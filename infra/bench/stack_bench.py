@@ -32,11 +32,21 @@ def start_detached_stack(state_dir: Path, report: Report) -> dict[str, Any]:
 
 
 def stop_detached_stack(state_dir: Path, state: dict[str, Any], report: Report) -> None:
-    for name, label in (("kafka", "Kafka"), ("dynamodb", "DynamoDB Local")):
-        peak = peak_rss_mib(state[name]["pid"])
-        if peak is not None:
-            report.add("stack", f"{label}: peak memory (VmHWM, whole run)", peak, "MiB")
-    env = {**os.environ, "SURGE_STATE_DIR": str(state_dir)}
-    subprocess.run(
-        [sys.executable, "-m", "infra.cli", "stack", "down"], env=env, check=True, stdout=subprocess.DEVNULL
-    )
+    # Peaks are read while the services still run; the stack goes down even if printing them fails
+    # (a closed stdout, e.g. `surge bench | head`, left both services running).
+    peaks = {
+        label: peak_rss_mib(state[name]["pid"])
+        for name, label in (("kafka", "Kafka"), ("dynamodb", "DynamoDB Local"))
+    }
+    try:
+        for label, peak in peaks.items():
+            if peak is not None:
+                report.add("stack", f"{label}: peak memory (VmHWM, whole run)", peak, "MiB")
+    finally:
+        env = {**os.environ, "SURGE_STATE_DIR": str(state_dir)}
+        subprocess.run(
+            [sys.executable, "-m", "infra.cli", "stack", "down"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
