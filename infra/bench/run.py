@@ -15,6 +15,7 @@ from infra.bench.report import Report
 from infra.bench.stack_bench import start_detached_stack, stop_detached_stack
 from infra.cli_args import positive_float
 from infra.signals import exit_on_sigterm
+from infra.stack.process import proc_field
 
 Section = Callable[[Endpoints, Report, argparse.Namespace], None]
 # In the order they run; named here so that `--only` can refuse a misspelt one before a stack starts.
@@ -68,29 +69,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe_machine() -> str:
-    """What the figures depend on most: every process of a run shares these cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = [f"{cores} CPU cores usable", _cpu_model(), _memory(), f"Python {platform.python_version()}"]
+    """What the figures depend on most: every process of a run shares these cores (the same count
+    the runtime's default concurrency is taken from)."""
+    memory_kib = proc_field("/proc/meminfo", "MemTotal")  # e.g. "24641260 kB"
+    parts = [
+        f"{len(os.sched_getaffinity(0))} CPU cores usable",
+        proc_field("/proc/cpuinfo", "model name") or platform.processor(),
+        f"{int(memory_kib.split()[0]) / 1024 / 1024:.1f} GiB memory" if memory_kib else "",
+        f"Python {platform.python_version()}",
+    ]
     return ", ".join(part for part in parts if part)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _memory() -> str:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB memory"
-    except OSError:
-        pass
-    return ""

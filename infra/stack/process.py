@@ -77,16 +77,24 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def peak_rss_mib(pid: int) -> float | None:
-    """VmHWM: the highest resident set size the process reached."""
+def proc_field(path: str, key: str) -> str | None:
+    """The value of `key` in a /proc file of `key: value` lines (status, meminfo, cpuinfo), or None
+    when the file or the key is not there."""
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+        with open(path) as lines:
+            for line in lines:
+                name, colon, value = line.partition(":")
+                if colon and name.strip() == key:
+                    return value.strip()
     except OSError:
         return None
     return None
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """VmHWM: the highest resident set size the process reached."""
+    kib = proc_field(f"/proc/{pid}/status", "VmHWM")  # e.g. "104856 kB"
+    return int(kib.split()[0]) / 1024 if kib else None
 
 
 class ManagedProcess:
