@@ -509,3 +509,40 @@ def test_status_reports_lag_and_counters(make_topic, producer, probe, run_source
     assert status["group"] == source.group_id
     assert status["partitions"][0]["committed"] == 4
     assert status["batches_invoked"] == 1 and status["records_delivered"] == 4
+
+
+def test_a_partition_paused_when_a_rebalance_comes_is_consumed_again_after_it(
+    make_topic, producer, probe, run_source, servers
+):
+    """librdkafka keeps a partition paused across a rebalance, while the source starts each newly
+    assigned partition afresh (not paused). A partition paused for back-pressure when another member
+    joined used to stay paused for good: its lag grew and nothing said why."""
+    topic = make_topic(partitions=2)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    send(producer, topic, [{"sleep": 3}] + [{"n": i} for i in range(999)], partition=1)
+    source = run_source(topic, batch_size=50, consumer_group_id=group)
+    wait_until(lambda: source.status()["partitions"].get(1, {}).get("paused"), timeout=10)
+    # A member whose id sorts first: the range assignor gives it partition 0, so the source keeps
+    # partition 1 (the broker builds member ids from client ids).
+    joiner = KafkaConsumer(
+        bootstrap_servers=servers, group_id=group, client_id="a-joiner", enable_auto_commit=False
+    )
+    wait_until(lambda: joiner.partitions_for_topic(topic) == {0, 1})
+    joiner.subscribe([topic])
+    leaving = threading.Event()
+
+    def member() -> None:  # polls so the rebalance completes; holds partition 0, never commits
+        while not leaving.is_set():
+            joiner.poll(timeout_ms=100)
+        joiner.close(autocommit=False)
+
+    thread = threading.Thread(target=member, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: {tp.partition for tp in joiner.assignment()} == {0}, timeout=30)
+        wait_until(lambda: set(source.status()["partitions"]) == {1}, timeout=30)
+        wait_until(lambda: committed(servers, group, topic, partition=1) == 1000, timeout=30)
+    finally:
+        leaving.set()
+        thread.join(30)
+    assert {r["offset"] for r in delivered(probe, f"{topic}-1")} == set(range(1000))

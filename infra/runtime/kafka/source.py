@@ -38,7 +38,8 @@ Behaviours (docs/event-sources.md; choices where AWS is silent are marked unconf
 - Joining: topics.py waits for the topic (and its partition leaders) before subscribing; status and
   health say when it does not exist.
 - Rebalance (eager): a newly assigned partition starts at the group's committed offset, else at the
-  StartingPosition, set in the assignment itself. Buffered records of revoked partitions are dropped
+  StartingPosition, set in the assignment itself, and not paused (librdkafka would keep a pause from
+  before the rebalance). Buffered records of revoked partitions are dropped
   and nothing is committed for them any more (their in-flight batch is cancelled after its current
   invocation); the new owner re-reads from the committed offset (at least once).
 - If a batch cannot be finished (the dead-letter publish fails, or an internal error), the partition
@@ -488,6 +489,10 @@ class KafkaEventSource:
             for tp in assigned:
                 tp.offset = OFFSET_STORED
         consumer.assign(assigned)
+        # librdkafka keeps a partition paused across unassign and assign, while a newly assigned
+        # partition starts here not paused: one paused for back-pressure when the rebalance came
+        # would never be fetched again. Resume them all, so both agree.
+        consumer.resume(assigned)
         for tp in assigned:
             part = Partition(TopicPartition(tp.topic, tp.partition))
             part.committed = committed.get(tp)
