@@ -519,7 +519,8 @@ def test_a_partition_paused_when_a_rebalance_comes_is_consumed_again_after_it(
     joined used to stay paused for good: its lag grew and nothing said why."""
     topic = make_topic(partitions=2)
     group = f"g-{uuid.uuid4().hex[:8]}"
-    send(producer, topic, [{"sleep": 3}] + [{"n": i} for i in range(999)], partition=1)
+    probe.script({"sleep": 4})  # the first batch only: meanwhile partition 1's buffer fills and it is paused
+    send(producer, topic, [{"n": i} for i in range(1000)], partition=1)
     source = run_source(topic, batch_size=50, consumer_group_id=group)
     wait_until(lambda: source.status()["partitions"].get(1, {}).get("paused"), timeout=10)
     # A member whose id sorts first: the range assignor gives it partition 0, so the source keeps
@@ -541,6 +542,9 @@ def test_a_partition_paused_when_a_rebalance_comes_is_consumed_again_after_it(
     try:
         wait_until(lambda: {tp.partition for tp in joiner.assignment()} == {0}, timeout=30)
         wait_until(lambda: set(source.status()["partitions"]) == {1}, timeout=30)
+        reassigned_at = time.time()
+        first_batch_at = json.loads(probe.record_file.read_text().splitlines()[0])["at"]
+        assert reassigned_at < first_batch_at + 4, "the rebalance came after the pause: this proves nothing"
         wait_until(lambda: committed(servers, group, topic, partition=1) == 1000, timeout=30)
     finally:
         leaving.set()
