@@ -489,15 +489,21 @@ class KafkaEventSource:
             for tp in assigned:
                 tp.offset = OFFSET_STORED
         consumer.assign(assigned)
-        # librdkafka keeps a partition paused across unassign and assign, while a newly assigned
-        # partition starts here not paused: one paused for back-pressure when the rebalance came
-        # would never be fetched again. Resume them all, so both agree.
-        consumer.resume(assigned)
-        for tp in assigned:
-            part = Partition(TopicPartition(tp.topic, tp.partition))
-            part.committed = committed.get(tp)
+        # librdkafka keeps a partition paused across unassign and assign: one paused for
+        # back-pressure when the rebalance came would never be fetched again. Until the resume below
+        # succeeds, a new partition counts as paused, so back-pressure resumes it at its next pass.
+        parts = [Partition(TopicPartition(tp.topic, tp.partition), paused=True) for tp in assigned]
+        for part in parts:
+            part.committed = committed.get(part.tp)
             self._parts[part.tp] = part
             self._seeks.pop(part.tp, None)
+        try:
+            consumer.resume(assigned)
+        except KafkaException as exc:
+            self.counters.error("ResumeFailed", f"resuming {len(assigned)} assigned partitions: {exc}")
+        else:
+            for part in parts:
+                part.paused = False
         self._ready.set()  # the group is joined (even an empty assignment is a working member)
 
     def _on_revoke(self, consumer: Any, revoked: list[TopicPartition]) -> None:
