@@ -36,7 +36,13 @@ def run_source(probe, servers, tmp_path):
     """Build and start a KafkaEventSource on `topic` for the probe; stopped at teardown."""
     started: list[KafkaEventSource] = []
 
-    def run(topic: str, start: bool = True, stop_timeout_s: float = 5.0, **overrides) -> KafkaEventSource:
+    def run(
+        topic: str,
+        start: bool = True,
+        stop_timeout_s: float = 5.0,
+        consumer_config: dict | None = None,
+        **overrides,
+    ) -> KafkaEventSource:
         spec = KafkaEventSpec(
             name="Events",
             function_logical_id="Probe",
@@ -57,6 +63,7 @@ def run_source(probe, servers, tmp_path):
             backoff_max_s=0.2,
             stop_timeout_s=stop_timeout_s,
             hold_s=0.2,
+            consumer_config=consumer_config,
         )
         started.append(source)
         if start:
@@ -521,7 +528,11 @@ def test_a_partition_paused_when_a_rebalance_comes_is_consumed_again_after_it(
     group = f"g-{uuid.uuid4().hex[:8]}"
     probe.script({"sleep": 4})  # the first batch only: meanwhile partition 1's buffer fills and it is paused
     send(producer, topic, [{"n": i} for i in range(1000)], partition=1)
-    source = run_source(topic, batch_size=50, consumer_group_id=group)
+    # librdkafka hears of a rebalance at its next heartbeat (every 3 s by default): sooner here, so
+    # the rebalance comes while the first batch still sleeps.
+    source = run_source(
+        topic, batch_size=50, consumer_group_id=group, consumer_config={"heartbeat.interval.ms": 200}
+    )
     wait_until(lambda: source.status()["partitions"].get(1, {}).get("paused"), timeout=10)
     # A member whose id sorts first: the range assignor gives it partition 0, so the source keeps
     # partition 1 (the broker builds member ids from client ids).
@@ -544,6 +555,7 @@ def test_a_partition_paused_when_a_rebalance_comes_is_consumed_again_after_it(
         wait_until(lambda: set(source.status()["partitions"]) == {1}, timeout=30)
         reassigned_at = time.time()
         first_batch_at = json.loads(probe.record_file.read_text().splitlines()[0])["at"]
+        print(f"rebalanced {reassigned_at - first_batch_at:.2f} s after the first batch started")
         assert reassigned_at < first_batch_at + 4, "the rebalance came after the pause: this proves nothing"
         wait_until(lambda: committed(servers, group, topic, partition=1) == 1000, timeout=30)
     finally:
