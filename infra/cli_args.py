@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 def _number(text: str, kind: type[int] | type[float]) -> int | float:
@@ -13,37 +16,35 @@ def _number(text: str, kind: type[int] | type[float]) -> int | float:
         raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
 
 
+def _allowed(value: N, ok: bool, rule: str) -> N:
+    """`value` if `ok`, a comparison that holds for the allowed values (stated so that NaN, which
+    fails every comparison, is refused), else a usage error saying `rule`."""
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(_number(text, int))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    return _allowed(value, value >= 1, ">= 1")
 
 
 def non_negative_int(text: str) -> int:
     value = int(_number(text, int))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    return _allowed(value, value >= 0, ">= 0")
 
 
 def positive_float(text: str) -> float:
     value = float(_number(text, float))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
+    return _allowed(value, value > 0, "> 0")
 
 
 def non_negative_float(text: str) -> float:
     value = float(_number(text, float))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    return _allowed(value, value >= 0, ">= 0")
 
 
 def share(text: str) -> float:
     """A fraction of something, from 0 to 1."""
     value = float(_number(text, float))
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
-    return value
+    return _allowed(value, 0 <= value <= 1, "from 0 to 1")

@@ -22,6 +22,9 @@ def test_values_in_range_are_converted() -> None:
         (positive_float, "0", "must be > 0, got 0.0"),
         (positive_int, "many", "expected a whole number, got 'many'"),
         (positive_float, "fast", "expected a number, got 'fast'"),
+        (positive_float, "nan", "must be > 0, got nan"),
+        (non_negative_float, "nan", "must be >= 0, got nan"),
+        (share, "nan", "must be from 0 to 1, got nan"),
     ],
 )
 def test_bad_values_say_what_was_expected(convert, text: str, message: str) -> None:
